@@ -1,0 +1,138 @@
+import type { Kysely } from 'kysely'
+import { generateToken, hashToken, isWellFormedToken } from '../core/tokens/index.ts'
+import type { Database } from '../store/schema.ts'
+import { rowToUser, type User } from './user.ts'
+
+export type TokenKind = 'bearer' | 'session'
+
+export interface IssuedAccessToken {
+  /** The secret, shown to the client once. */
+  token: string
+  tokenHash: string
+  expiresAt: Date
+  expiresInSeconds: number
+}
+
+/** What a valid token proves: who, since when, and how it was issued. */
+export interface AccessTokenContext {
+  user: User
+  tokenId: number
+  tokenHash: string
+  kind: TokenKind
+  createdAt: Date
+  expiresAt: Date
+}
+
+export async function issueAccessToken(
+  db: Kysely<Database>,
+  userId: number,
+  kind: TokenKind,
+  ttlSeconds: number,
+  now = Date.now(),
+): Promise<IssuedAccessToken> {
+  const { token, tokenHash } = generateToken()
+  const expiresAt = now + ttlSeconds * 1000
+  await db
+    .insertInto('access_tokens')
+    .values({ token_hash: tokenHash, user_id: userId, kind, created_at: now, expires_at: expiresAt })
+    .execute()
+  return { token, tokenHash, expiresAt: new Date(expiresAt), expiresInSeconds: ttlSeconds }
+}
+
+export interface ValidateOptions {
+  /** Refuse a token unused for this long (0: no idle timeout). */
+  idleTimeoutSeconds: number
+  /** Write last_used_at at most this often per token: never a write on every request. */
+  touchIntervalSeconds: number
+  now?: number
+  /** Called with the failure when the throttled last_used_at write fails (it is not awaited). */
+  onTouchError?: (error: unknown) => void
+}
+
+/**
+ * Resolves a presented token to its user, or null. Every failure (malformed, unknown, expired,
+ * idle, inactive user) is the same null: the client learns nothing about which check failed.
+ * Lookup is by SHA-256 of the token: the attacker controls no byte of the indexed value, so the
+ * index probe leaks nothing useful in its timing.
+ */
+export async function validateAccessToken(
+  db: Kysely<Database>,
+  token: string,
+  options: ValidateOptions,
+): Promise<AccessTokenContext | null> {
+  if (!isWellFormedToken(token)) return null
+  const tokenHash = hashToken(token)
+  const row = await db
+    .selectFrom('access_tokens as t')
+    .innerJoin('users as u', 'u.id', 't.user_id')
+    .select([
+      't.id as token_id',
+      't.kind',
+      't.created_at as token_created_at',
+      't.expires_at',
+      't.last_used_at',
+      'u.id',
+      'u.email',
+      'u.is_active',
+      'u.is_superuser',
+      'u.is_verified',
+      'u.created_at',
+      'u.updated_at',
+    ])
+    .where('t.token_hash', '=', tokenHash)
+    .executeTakeFirst()
+  if (!row) return null
+  const now = options.now ?? Date.now()
+  if (row.expires_at <= now || row.is_active !== 1) return null
+  const lastActivity = row.last_used_at ?? row.token_created_at
+  if (options.idleTimeoutSeconds > 0 && now - lastActivity > options.idleTimeoutSeconds * 1000) return null
+
+  if (now - lastActivity >= options.touchIntervalSeconds * 1000) {
+    db.updateTable('access_tokens')
+      .set({ last_used_at: now })
+      .where('id', '=', row.token_id)
+      .execute()
+      .catch((error: unknown) => options.onTouchError?.(error))
+  }
+  return {
+    user: rowToUser(row),
+    tokenId: row.token_id,
+    tokenHash,
+    kind: row.kind as TokenKind,
+    createdAt: new Date(row.token_created_at),
+    expiresAt: new Date(row.expires_at),
+  }
+}
+
+/** Logout: the token row is deleted, so the token is refused everywhere at once. */
+export async function revokeAccessToken(db: Kysely<Database>, tokenHash: string): Promise<boolean> {
+  const result = await db.deleteFrom('access_tokens').where('token_hash', '=', tokenHash).executeTakeFirst()
+  return result.numDeletedRows > 0n
+}
+
+export async function revokeUserTokens(db: Kysely<Database>, userId: number): Promise<number> {
+  const result = await db.deleteFrom('access_tokens').where('user_id', '=', userId).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
+/** Deletes expired rows (and idle ones when an idle timeout is set). Returns how many. */
+export async function pruneAccessTokens(
+  db: Kysely<Database>,
+  idleTimeoutSeconds = 0,
+  now = Date.now(),
+): Promise<number> {
+  let query = db.deleteFrom('access_tokens').where('expires_at', '<=', now)
+  if (idleTimeoutSeconds > 0) {
+    const idleBefore = now - idleTimeoutSeconds * 1000
+    query = db
+      .deleteFrom('access_tokens')
+      .where((eb) =>
+        eb.or([
+          eb('expires_at', '<=', now),
+          eb(eb.fn.coalesce('last_used_at', 'created_at'), '<', idleBefore),
+        ]),
+      )
+  }
+  const result = await query.executeTakeFirst()
+  return Number(result.numDeletedRows)
+}

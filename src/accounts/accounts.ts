@@ -1,0 +1,99 @@
+import type { Kysely } from 'kysely'
+import { GatehouseError } from '../core/errors.ts'
+import { type PasswordHasher, passwordPolicyViolation } from '../core/passwords/index.ts'
+import type { Database } from '../store/schema.ts'
+import {
+  type AccessTokenContext,
+  type IssuedAccessToken,
+  issueAccessToken,
+  pruneAccessTokens,
+  revokeAccessToken,
+  revokeUserTokens,
+  type TokenKind,
+  validateAccessToken,
+} from './access-tokens.ts'
+import { type Preferences, readPreferences, writePreferences } from './preferences.ts'
+import type { User } from './user.ts'
+import { findCredentialsByEmail, findUserById, insertUser, updateEmail, updatePasswordHash } from './users.ts'
+
+export interface AccountsOptions {
+  db: Kysely<Database>
+  hasher: PasswordHasher
+  accessTokenTtlSeconds: number
+  idleTimeoutSeconds: number
+  touchIntervalSeconds: number
+  onBackgroundError?: (error: unknown) => void
+}
+
+export type Accounts = ReturnType<typeof createAccounts>
+
+function assertPasswordPolicy(password: string): void {
+  const violation = passwordPolicyViolation(password)
+  if (violation) {
+    throw new GatehouseError('PASSWORD_POLICY', {
+      detail: [{ loc: ['body', 'password'], msg: violation, type: 'value_error' }],
+    })
+  }
+}
+
+/** The account use cases, over one store and one hasher. Knows nothing of HTTP. */
+export function createAccounts(options: AccountsOptions) {
+  const { db, hasher } = options
+  const validateOptions = {
+    idleTimeoutSeconds: options.idleTimeoutSeconds,
+    touchIntervalSeconds: options.touchIntervalSeconds,
+    onTouchError: options.onBackgroundError,
+  }
+
+  return {
+    db,
+
+    async register(input: { email: string; password: string; isSuperuser?: boolean }): Promise<User> {
+      assertPasswordPolicy(input.password)
+      const hashedPassword = await hasher.hash(input.password)
+      return insertUser(db, { email: input.email, hashedPassword, isSuperuser: input.isSuperuser })
+    },
+
+    /**
+     * The user for these credentials, or null; unknown email, wrong password and inactive account
+     * all look the same (OWASP Authentication Cheat Sheet, "Authentication and error messages").
+     */
+    async authenticate(email: string, password: string): Promise<User | null> {
+      if (passwordPolicyViolation(password)) {
+        // Still costs one verify: an over-long or short password must not time differently.
+        return hasher.verifyDummy(password.slice(0, 1024)).then(() => null)
+      }
+      const found = await findCredentialsByEmail(db, email)
+      if (!found) return hasher.verifyDummy(password).then(() => null)
+      const { valid, upgradedHash } = await hasher.verifyAndUpgrade(password, found.hashedPassword)
+      if (!valid || !found.user.isActive) return null
+      if (upgradedHash) await updatePasswordHash(db, found.user.id, upgradedHash)
+      return found.user
+    },
+
+    issueToken(userId: number, kind: TokenKind): Promise<IssuedAccessToken> {
+      return issueAccessToken(db, userId, kind, options.accessTokenTtlSeconds)
+    },
+
+    validateToken(token: string): Promise<AccessTokenContext | null> {
+      return validateAccessToken(db, token, validateOptions)
+    },
+
+    revokeToken: (tokenHash: string) => revokeAccessToken(db, tokenHash),
+    revokeUserTokens: (userId: number) => revokeUserTokens(db, userId),
+    pruneTokens: () => pruneAccessTokens(db, options.idleTimeoutSeconds),
+    findUserById: (id: number) => findUserById(db, id),
+    changeEmail: (userId: number, email: string) => updateEmail(db, userId, email),
+
+    /** Re-checks the current password of a signed-in user (step-up before sensitive changes). */
+    async verifyPassword(user: User, password: string): Promise<boolean> {
+      if (passwordPolicyViolation(password)) return false
+      const found = await findCredentialsByEmail(db, user.email)
+      if (!found || found.user.id !== user.id) return false
+      return (await hasher.verifyAndUpgrade(password, found.hashedPassword)).valid
+    },
+
+    readPreferences: (userId: number) => readPreferences(db, userId),
+    writePreferences: (userId: number, preferences: Preferences) => writePreferences(db, userId, preferences),
+  }
+}

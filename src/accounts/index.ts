@@ -1,0 +1,5 @@
+export * from './access-tokens.ts'
+export * from './accounts.ts'
+export * from './preferences.ts'
+export * from './user.ts'
+export * from './users.ts'

@@ -1,0 +1,97 @@
+import type { Kysely } from 'kysely'
+import { GatehouseError } from '../core/errors.ts'
+import type { Database } from '../store/schema.ts'
+import { isUniqueViolation } from '../store/unique-violation.ts'
+import { normalizeEmail, rowToUser, USER_COLUMNS, type User } from './user.ts'
+
+export interface NewUser {
+  email: string
+  hashedPassword: string
+  isSuperuser?: boolean
+  isVerified?: boolean
+}
+
+/**
+ * Inserts a user. Uniqueness is decided by the database's unique index, not by a prior SELECT,
+ * so concurrent registrations of one email create exactly one account (no check-then-act race).
+ */
+export async function insertUser(db: Kysely<Database>, user: NewUser, now = Date.now()): Promise<User> {
+  try {
+    const row = await db
+      .insertInto('users')
+      .values({
+        email: user.email.trim(),
+        email_normalized: normalizeEmail(user.email),
+        hashed_password: user.hashedPassword,
+        is_active: 1,
+        is_superuser: user.isSuperuser ? 1 : 0,
+        is_verified: user.isVerified ? 1 : 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning(USER_COLUMNS)
+      .executeTakeFirstOrThrow()
+    return rowToUser(row)
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new GatehouseError('EMAIL_EXISTS')
+    throw error
+  }
+}
+
+export async function findUserById(db: Kysely<Database>, id: number): Promise<User | null> {
+  const row = await db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst()
+  return row ? rowToUser(row) : null
+}
+
+/** The user and the stored hash, for login only. */
+export async function findCredentialsByEmail(
+  db: Kysely<Database>,
+  email: string,
+): Promise<{ user: User; hashedPassword: string } | null> {
+  const row = await db
+    .selectFrom('users')
+    .select([...USER_COLUMNS, 'hashed_password'])
+    .where('email_normalized', '=', normalizeEmail(email))
+    .executeTakeFirst()
+  return row ? { user: rowToUser(row), hashedPassword: row.hashed_password } : null
+}
+
+export async function updatePasswordHash(
+  db: Kysely<Database>,
+  userId: number,
+  hashedPassword: string,
+  now = Date.now(),
+): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ hashed_password: hashedPassword, updated_at: now })
+    .where('id', '=', userId)
+    .execute()
+}
+
+/** Changes the email; a taken email is refused by the unique index (400, not the book's 500). */
+export async function updateEmail(
+  db: Kysely<Database>,
+  userId: number,
+  email: string,
+  now = Date.now(),
+): Promise<User> {
+  try {
+    const row = await db
+      .updateTable('users')
+      .set({ email: email.trim(), email_normalized: normalizeEmail(email), updated_at: now })
+      .where('id', '=', userId)
+      .returning(USER_COLUMNS)
+      .executeTakeFirst()
+    if (!row) throw new GatehouseError('NOT_FOUND', { detail: 'User not found' })
+    return rowToUser(row)
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new GatehouseError('EMAIL_EXISTS')
+    throw error
+  }
+}
+
+export async function deleteUser(db: Kysely<Database>, userId: number): Promise<boolean> {
+  const result = await db.deleteFrom('users').where('id', '=', userId).executeTakeFirst()
+  return result.numDeletedRows > 0n
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+import { Command } from 'commander'
+import { createAccounts } from '../accounts/accounts.ts'
+import { findCredentialsByEmail } from '../accounts/users.ts'
+import { isGatehouseError } from '../core/errors.ts'
+import { createPasswordHasher } from '../core/passwords/index.ts'
+import { loadConfig } from '../server/config.ts'
+import { loadDotEnv } from '../server/env-file.ts'
+import { serve } from '../server/main.ts'
+import { migrateToLatest } from '../store/migrate.ts'
+import { openStore, type Store } from '../store/open-store.ts'
+import { readPassword } from './read-password.ts'
+
+/** Opens the configured store, migrated, runs `work`, and always closes it. */
+async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const config = loadConfig()
+  const store = openStore(config.databaseUrl)
+  try {
+    await migrateToLatest(store.db, store.dialect)
+    return await work(store)
+  } finally {
+    await store.close()
+  }
+}
+
+function accountsOn(store: Store) {
+  const config = loadConfig()
+  return createAccounts({
+    db: store.db,
+    hasher: createPasswordHasher(),
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    idleTimeoutSeconds: config.idleTimeoutSeconds,
+    touchIntervalSeconds: config.touchIntervalSeconds,
+  })
+}
+
+const program = new Command()
+  .name('gatehouse')
+  .description('Secure-by-default authentication server. Settings come from the environment and ./.env.')
+
+program
+  .command('serve')
+  .description('run the API (migrating the database first)')
+  .action(async () => {
+    await serve(loadConfig())
+  })
+
+program
+  .command('migrate')
+  .description('create or upgrade the database schema')
+  .action(async () => {
+    const config = loadConfig()
+    const store = openStore(config.databaseUrl)
+    try {
+      const applied = await migrateToLatest(store.db, store.dialect)
+      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
+    } finally {
+      await store.close()
+    }
+  })
+
+program
+  .command('create-user')
+  .description('create an account; the password is read from a prompt, or from stdin when piped')
+  .argument('<email>')
+  .option('--superuser', 'give the account superuser rights', false)
+  .action(async (email: string, options: { superuser: boolean }) => {
+    const password = await readPassword('Password: ')
+    const user = await withStore((store) =>
+      accountsOn(store).register({ email, password, isSuperuser: options.superuser }),
+    )
+    console.log(`created user ${user.id} <${user.email}>${user.isSuperuser ? ' (superuser)' : ''}`)
+  })
+
+program
+  .command('revoke-tokens')
+  .description('revoke every token and session of an account (e.g. after a password leak)')
+  .argument('<email>')
+  .action(async (email: string) => {
+    const count = await withStore(async (store) => {
+      const found = await findCredentialsByEmail(store.db, email)
+      if (!found) throw new Error(`no account for ${email}`)
+      return accountsOn(store).revokeUserTokens(found.user.id)
+    })
+    console.log(`revoked ${count} token(s)`)
+  })
+
+program
+  .command('prune')
+  .description('delete expired tokens')
+  .action(async () => {
+    const count = await withStore((store) => accountsOn(store).pruneTokens())
+    console.log(`pruned ${count} expired token(s)`)
+  })
+
+loadDotEnv()
+program.parseAsync().catch((error: unknown) => {
+  const message = isGatehouseError(error)
+    ? typeof error.detail === 'string'
+      ? error.detail
+      : JSON.stringify(error.detail)
+    : error instanceof Error
+      ? error.message
+      : String(error)
+  console.error(`gatehouse: ${message}`)
+  process.exit(1)
+})

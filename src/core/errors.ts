@@ -1,0 +1,56 @@
+/**
+ * One table of stable error codes. Codes never change once published; status and message may.
+ * The HTTP layer maps a GatehouseError to `{"detail": message, "code": code}` with its status.
+ */
+export const ERRORS = {
+  NOT_AUTHENTICATED: { status: 401, detail: 'Not authenticated' },
+  INVALID_TOKEN: { status: 401, detail: 'Invalid or expired token' },
+  BAD_CREDENTIALS: { status: 401, detail: 'Incorrect email or password' },
+  INVALID_API_KEY: { status: 403, detail: 'Not authenticated' },
+  FORBIDDEN: { status: 403, detail: 'Forbidden' },
+  CSRF_FAILED: { status: 403, detail: 'CSRF token verification failed' },
+  CROSS_SITE_REQUEST: { status: 403, detail: 'Cross-site request refused' },
+  FRESH_SESSION_REQUIRED: {
+    status: 403,
+    detail: 'This change needs a recent login or the current password',
+  },
+  EMAIL_EXISTS: { status: 400, detail: 'Email already exists' },
+  UNSUPPORTED_GRANT_TYPE: { status: 400, detail: 'unsupported_grant_type' },
+  INACTIVE_USER: { status: 400, detail: 'Inactive user' },
+  NOT_FOUND: { status: 404, detail: 'Not Found' },
+  METHOD_NOT_ALLOWED: { status: 405, detail: 'Method Not Allowed' },
+  MALFORMED_BODY: { status: 400, detail: 'Malformed request body' },
+  MALFORMED_AUTHORIZATION: { status: 400, detail: 'Malformed Authorization header' },
+  BODY_TOO_LARGE: { status: 413, detail: 'Request body too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, detail: 'Unsupported media type' },
+  VALIDATION_FAILED: { status: 422, detail: 'Validation failed' },
+  PASSWORD_POLICY: { status: 422, detail: 'Password does not meet the policy' },
+  RATE_LIMITED: { status: 429, detail: 'Too many requests' },
+  INTERNAL: { status: 500, detail: 'Internal Server Error' },
+  UNAVAILABLE: { status: 503, detail: 'Service unavailable' },
+} as const satisfies Record<string, { status: number; detail: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+/** A domain error: knows its stable code, not how it reaches the client. */
+export class GatehouseError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  /** FastAPI's `detail`: a message, or a list of field errors for 422. */
+  readonly detail: unknown
+  readonly headers: Readonly<Record<string, string>>
+
+  constructor(code: ErrorCode, options: { detail?: unknown; headers?: Record<string, string> } = {}) {
+    const entry = ERRORS[code]
+    super(typeof options.detail === 'string' ? options.detail : entry.detail)
+    this.name = 'GatehouseError'
+    this.code = code
+    this.status = entry.status
+    this.detail = options.detail ?? entry.detail
+    this.headers = options.headers ?? {}
+  }
+}
+
+export function isGatehouseError(value: unknown): value is GatehouseError {
+  return value instanceof GatehouseError
+}

@@ -1,0 +1,51 @@
+import {
+  type Argon2Parameters,
+  DEFAULT_ARGON2_PARAMETERS,
+  hashArgon2id,
+  isArgon2idOutdated,
+  verifyArgon2id,
+} from './argon2id.ts'
+import { isBcryptHash, verifyBcrypt } from './bcrypt.ts'
+
+export interface VerifyResult {
+  valid: boolean
+  /** A fresh argon2id hash to store when the stored one is legacy or has outdated parameters. */
+  upgradedHash: string | null
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>
+  /** Verifies against argon2id (any parameters) or bcrypt, and says when to rehash. */
+  verifyAndUpgrade(password: string, storedHash: string): Promise<VerifyResult>
+  /**
+   * Spends one verify's worth of time for an unknown account so response time does not reveal
+   * whether an email is registered (OWASP Authentication Cheat Sheet, "Authentication responses").
+   */
+  verifyDummy(password: string): Promise<false>
+}
+
+export function createPasswordHasher(
+  parameters: Argon2Parameters = DEFAULT_ARGON2_PARAMETERS,
+): PasswordHasher {
+  // Made once, up front and with the same parameters, so a dummy verify costs what a real one does.
+  const dummyHash = hashArgon2id('gatehouse-dummy-password', parameters)
+
+  return {
+    hash: (password) => hashArgon2id(password, parameters),
+
+    async verifyAndUpgrade(password, storedHash) {
+      const isLegacy = isBcryptHash(storedHash)
+      const valid = isLegacy
+        ? await verifyBcrypt(storedHash, password)
+        : await verifyArgon2id(storedHash, password)
+      if (!valid) return { valid, upgradedHash: null }
+      const isOutdated = isLegacy || isArgon2idOutdated(storedHash, parameters)
+      return { valid, upgradedHash: isOutdated ? await hashArgon2id(password, parameters) : null }
+    },
+
+    async verifyDummy(password) {
+      await verifyArgon2id(await dummyHash, password)
+      return false
+    },
+  }
+}

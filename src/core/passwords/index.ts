@@ -1,0 +1,4 @@
+export * from './argon2id.ts'
+export { isBcryptHash, verifyBcrypt } from './bcrypt.ts'
+export * from './hasher.ts'
+export * from './policy.ts'

@@ -1,0 +1,31 @@
+import type {} from '@fastify/cookie'
+import type {} from '@fastify/swagger'
+import type { AccessTokenContext, Accounts } from '../accounts/index.ts'
+import type { User } from '../accounts/user.ts'
+
+/** How the current request was authenticated: sessions (cookies) need CSRF, bearer tokens don't. */
+export interface RequestAuth extends AccessTokenContext {
+  via: 'bearer' | 'cookie'
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `currentUser`; null until then and for anonymous requests. */
+    auth: RequestAuth | null
+    /** Shorthand for `auth.user`. */
+    user: User | null
+  }
+  interface FastifyInstance {
+    gatehouse: GatehouseContext
+  }
+}
+
+export interface CookieNames {
+  session: string
+  csrf: string
+}
+
+export interface GatehouseContext {
+  accounts: Accounts
+  cookies: CookieNames
+}

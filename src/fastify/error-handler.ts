@@ -1,0 +1,63 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ERRORS, type ErrorCode, GatehouseError, isGatehouseError } from '../core/errors.ts'
+
+interface FieldError {
+  loc: (string | number)[]
+  msg: string
+  type: string
+}
+
+/** Fastify/ajv validation errors in FastAPI's shape: `detail: [{loc, msg, type}]`. */
+function toFieldErrors(error: FastifyError): FieldError[] {
+  const context = error.validationContext ?? 'body'
+  return (error.validation ?? []).map((issue) => {
+    const path = issue.instancePath
+      .split('/')
+      .filter(Boolean)
+      .map((part) => (/^\d+$/.test(part) ? Number(part) : part))
+    const params = issue.params as Record<string, unknown>
+    if (typeof params.missingProperty === 'string') path.push(params.missingProperty)
+    if (typeof params.additionalProperty === 'string') path.push(params.additionalProperty)
+    return { loc: [context, ...path], msg: issue.message ?? 'Invalid value', type: issue.keyword }
+  })
+}
+
+/** Fastify's own error codes that are the client's fault, mapped to our stable codes. */
+const FASTIFY_CLIENT_ERRORS: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_BODY',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
+}
+
+export function sendError(reply: FastifyReply, error: GatehouseError): FastifyReply {
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value)
+  return reply.code(error.status).send({ detail: error.detail, code: error.code })
+}
+
+/** Maps anything thrown to `{"detail", "code"}`; never leaks a stack trace or internal message. */
+export function gatehouseErrorHandler(
+  this: FastifyInstance,
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (isGatehouseError(error)) return sendError(reply, error)
+  if (error.validation) {
+    return sendError(reply, new GatehouseError('VALIDATION_FAILED', { detail: toFieldErrors(error) }))
+  }
+  const mapped = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined
+  if (mapped) return sendError(reply, new GatehouseError(mapped, { detail: error.message }))
+  // JSON.parse failures surface as a SyntaxError with statusCode 400.
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) {
+    return reply.code(status).send({ detail: error.message, code: 'MALFORMED_BODY' })
+  }
+  request.log.error({ err: error }, 'unhandled error')
+  return reply.code(500).send({ detail: ERRORS.INTERNAL.detail, code: 'INTERNAL' })
+}
+
+export function gatehouseNotFoundHandler(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendError(reply, new GatehouseError('NOT_FOUND'))
+}

@@ -1,0 +1,25 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { sql } from 'kysely'
+import { GatehouseError } from '../../core/errors.ts'
+import { ErrorRef } from '../schemas.ts'
+
+const Status = Type.Object({ status: Type.String() })
+
+export async function healthRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/healthz', { schema: { tags: ['health'], response: { 200: Status } } }, () => ({ status: 'ok' }))
+
+  app.get(
+    '/readyz',
+    { schema: { tags: ['health'], response: { 200: Status, 503: ErrorRef } } },
+    async (request) => {
+      try {
+        await sql`select 1`.execute(app.gatehouse.accounts.db)
+      } catch (error) {
+        request.log.warn({ err: error }, 'database unreachable')
+        throw new GatehouseError('UNAVAILABLE', { detail: 'Database unreachable' })
+      }
+      return { status: 'ready' }
+    },
+  )
+}

@@ -1,0 +1,74 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { createAccounts } from '../accounts/accounts.ts'
+import { createPasswordHasher } from '../core/passwords/index.ts'
+import { docsPlugin } from '../fastify/docs.ts'
+import { DEVELOPMENT_COOKIES, gatehousePlugin, PRODUCTION_COOKIES } from '../fastify/plugin.ts'
+import { authRoutes } from '../fastify/routes/auth-routes.ts'
+import { healthRoutes } from '../fastify/routes/health-routes.ts'
+import { meRoutes } from '../fastify/routes/me-routes.ts'
+import { migrateToLatest } from '../store/migrate.ts'
+import { openStore, type Store } from '../store/open-store.ts'
+import type { GatehouseConfig } from './config.ts'
+import { loggerOptions } from './logger.ts'
+
+export interface BuildOptions {
+  /** Use this store instead of opening `config.databaseUrl` (it is then not closed with the app). */
+  store?: Store
+  /** Fastify's logger option; defaults to pino JSON at `config.logLevel` with secrets redacted. */
+  logger?: FastifyServerOptions['logger']
+}
+
+/** The whole server, ready to `listen()` or `inject()`: migrated store, plugin, routes, docs. */
+export async function buildApp(
+  config: GatehouseConfig,
+  options: BuildOptions = {},
+): Promise<FastifyInstance> {
+  const store = options.store ?? openStore(config.databaseUrl)
+  const ownsStore = options.store === undefined
+  try {
+    await migrateToLatest(store.db, store.dialect)
+  } catch (error) {
+    if (ownsStore) await store.close()
+    throw error
+  }
+
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config.logLevel),
+    bodyLimit: config.bodyLimitBytes,
+    // A number is not a string: `{"password": 12345678}` is a 422, not a coerced password; and a
+    // 422 lists every bad field, like FastAPI.
+    ajv: { customOptions: { coerceTypes: false, allErrors: true } },
+    return503OnClosing: true,
+  })
+
+  const accounts = createAccounts({
+    db: store.db,
+    hasher: createPasswordHasher(),
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    idleTimeoutSeconds: config.idleTimeoutSeconds,
+    touchIntervalSeconds: config.touchIntervalSeconds,
+    onBackgroundError: (error) => app.log.warn({ err: error }, 'background write failed'),
+  })
+
+  await app.register(gatehousePlugin, {
+    accounts,
+    cookies: config.env === 'production' ? PRODUCTION_COOKIES : DEVELOPMENT_COOKIES,
+  })
+  await app.register(docsPlugin, { ui: config.docs })
+  await app.register(healthRoutes)
+  await app.register(authRoutes)
+  await app.register(meRoutes)
+
+  if (config.pruneIntervalSeconds > 0) {
+    const timer = setInterval(() => {
+      accounts
+        .pruneTokens()
+        .then((count) => count > 0 && app.log.info({ count }, 'pruned expired tokens'))
+        .catch((error: unknown) => app.log.warn({ err: error }, 'token pruning failed'))
+    }, config.pruneIntervalSeconds * 1000)
+    timer.unref()
+    app.addHook('onClose', async () => clearInterval(timer))
+  }
+  if (ownsStore) app.addHook('onClose', () => store.close())
+  return app
+}

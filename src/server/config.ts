@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto'
+
+export type Environment = 'development' | 'production'
+
+export interface GatehouseConfig {
+  env: Environment
+  host: string
+  port: number
+  /** Port of the demo web app (second origin); 0 turns it off. */
+  demoPort: number
+  databaseUrl: string
+  /** HMAC key for CSRF tokens. */
+  secret: string
+  /** True when no GATEHOUSE_SECRET was given and a per-process one was generated. */
+  secretIsEphemeral: boolean
+  accessTokenTtlSeconds: number
+  idleTimeoutSeconds: number
+  touchIntervalSeconds: number
+  pruneIntervalSeconds: number
+  /** A session younger than this may change the email without re-entering the password. */
+  freshSessionSeconds: number
+  bodyLimitBytes: number
+  logLevel: string
+  docs: boolean
+  corsOrigins: string[]
+  corsMaxAgeSeconds: number
+}
+
+export type Env = Record<string, string | undefined>
+
+export const MIN_SECRET_LENGTH = 32
+const KNOWN_WEAK_SECRETS = new Set(['changeme', 'secret', 'development', 'gatehouse'])
+
+function integer(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer between ${min} and ${max} (got "${raw}")`)
+  }
+  return value
+}
+
+function environment(env: Env): Environment {
+  const value = env.GATEHOUSE_ENV ?? 'development'
+  if (value !== 'development' && value !== 'production') {
+    throw new Error(`GATEHOUSE_ENV must be "development" or "production" (got "${value}")`)
+  }
+  return value
+}
+
+/**
+ * Production refuses to start without a strong secret (OWASP Secrets Management Cheat Sheet;
+ * ASVS 5.0 V13.3): a default or short key would let anyone forge CSRF tokens.
+ */
+function secret(env: Env, mode: Environment): { secret: string; secretIsEphemeral: boolean } {
+  const value = env.GATEHOUSE_SECRET
+  if (value) {
+    if (value.length < MIN_SECRET_LENGTH || KNOWN_WEAK_SECRETS.has(value.toLowerCase())) {
+      throw new Error(
+        `GATEHOUSE_SECRET must be at least ${MIN_SECRET_LENGTH} random characters ` +
+          `(e.g. \`node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"\`)`,
+      )
+    }
+    return { secret: value, secretIsEphemeral: false }
+  }
+  if (mode === 'production') throw new Error('GATEHOUSE_SECRET is required when GATEHOUSE_ENV=production')
+  return { secret: randomBytes(32).toString('base64url'), secretIsEphemeral: true }
+}
+
+function origins(value: string): string[] {
+  return value
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean)
+}
+
+export function loadConfig(env: Env = process.env): GatehouseConfig {
+  const mode = environment(env)
+  return {
+    env: mode,
+    host: env.HOST || '127.0.0.1',
+    port: integer(env, 'PORT', 8000, 0, 65535),
+    demoPort: integer(env, 'DEMO_PORT', mode === 'production' ? 0 : 9000, 0, 65535),
+    databaseUrl: env.DATABASE_URL || 'sqlite:./data/gatehouse.db',
+    ...secret(env, mode),
+    accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 86400, 1),
+    idleTimeoutSeconds: integer(env, 'ACCESS_TOKEN_IDLE_SECONDS', 0),
+    touchIntervalSeconds: integer(env, 'TOKEN_TOUCH_INTERVAL_SECONDS', 60, 1),
+    pruneIntervalSeconds: integer(env, 'PRUNE_INTERVAL_SECONDS', 3600, 0),
+    freshSessionSeconds: integer(env, 'FRESH_SESSION_SECONDS', 600, 0),
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024),
+    logLevel: env.LOG_LEVEL || 'info',
+    docs: mode === 'development' || env.GATEHOUSE_DOCS === '1',
+    corsOrigins: origins(env.CORS_ORIGINS ?? (mode === 'development' ? 'http://localhost:9000' : '')),
+    corsMaxAgeSeconds: integer(env, 'CORS_MAX_AGE_SECONDS', 600),
+  }
+}

@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from './build-app.ts'
+import type { GatehouseConfig } from './config.ts'
+
+/** Builds and listens; closes gracefully on SIGINT/SIGTERM (in-flight requests finish). */
+export async function serve(config: GatehouseConfig): Promise<FastifyInstance> {
+  const app = await buildApp(config)
+  if (config.secretIsEphemeral) {
+    app.log.warn('GATEHOUSE_SECRET is not set: using a per-process secret (CSRF tokens end with the process)')
+  }
+  await app.listen({ host: config.host, port: config.port })
+  const docs = config.docs ? ` docs at http://${displayHost(config.host)}:${config.port}/docs` : ''
+  app.log.info(`Gatehouse API on http://${displayHost(config.host)}:${config.port}${docs}`)
+
+  const shutdown = (signal: string) => {
+    app.log.info({ signal }, 'shutting down')
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.once('SIGINT', shutdown)
+  process.once('SIGTERM', shutdown)
+  return app
+}
+
+function displayHost(host: string): string {
+  return host === '127.0.0.1' || host === '0.0.0.0' || host === '::' ? 'localhost' : host
+}

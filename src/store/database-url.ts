@@ -1,0 +1,21 @@
+import { resolve } from 'node:path'
+import type { Dialect } from './schema.ts'
+
+export interface DatabaseLocation {
+  dialect: Dialect
+  /** A file path (resolved from the working directory) or ':memory:' for SQLite; the URL for PostgreSQL. */
+  target: string
+}
+
+/** `sqlite:<path>` (relative to the working directory), `sqlite::memory:`, or `postgres(ql)://…`. */
+export function parseDatabaseUrl(url: string): DatabaseLocation {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return { dialect: 'postgres', target: url }
+  }
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+    if (path === '') throw new Error('DATABASE_URL "sqlite:" needs a path, e.g. sqlite:./data/gatehouse.db')
+    return { dialect: 'sqlite', target: path === ':memory:' ? path : resolve(path) }
+  }
+  throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got "${url.split(':')[0]}:…")`)
+}
