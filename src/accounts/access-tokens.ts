@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { CompiledQuery, type Kysely } from 'kysely'
 import { generateToken, hashToken, isWellFormedToken } from '../core/tokens/index.ts'
 import type { Database } from '../store/schema.ts'
 import { rowToUser, type User } from './user.ts'
@@ -55,14 +55,8 @@ export interface ValidateOptions {
  * Lookup is by SHA-256 of the token: the attacker controls no byte of the indexed value, so the
  * index probe leaks nothing useful in its timing.
  */
-export async function validateAccessToken(
-  db: Kysely<Database>,
-  token: string,
-  options: ValidateOptions,
-): Promise<AccessTokenContext | null> {
-  if (!isWellFormedToken(token)) return null
-  const tokenHash = hashToken(token)
-  const row = await db
+function compileTokenLookup(db: Kysely<Database>) {
+  return db
     .selectFrom('access_tokens as t')
     .innerJoin('users as u', 'u.id', 't.user_id')
     .select([
@@ -79,8 +73,35 @@ export async function validateAccessToken(
       'u.created_at',
       'u.updated_at',
     ])
-    .where('t.token_hash', '=', tokenHash)
-    .executeTakeFirst()
+    .where('t.token_hash', '=', '')
+    .compile()
+}
+
+type TokenLookupRow = ReturnType<typeof compileTokenLookup> extends CompiledQuery<infer R> ? R : never
+
+/**
+ * The lookup runs on every authenticated request: its SQL is built once per database (building
+ * and compiling with Kysely cost more than running it), and only the parameter changes.
+ */
+const tokenLookupSqlByDb = new WeakMap<Kysely<Database>, string>()
+function tokenLookupSql(db: Kysely<Database>): string {
+  let sql = tokenLookupSqlByDb.get(db)
+  if (sql === undefined) {
+    sql = compileTokenLookup(db).sql
+    tokenLookupSqlByDb.set(db, sql)
+  }
+  return sql
+}
+
+export async function validateAccessToken(
+  db: Kysely<Database>,
+  token: string,
+  options: ValidateOptions,
+): Promise<AccessTokenContext | null> {
+  if (!isWellFormedToken(token)) return null
+  const tokenHash = hashToken(token)
+  const { rows } = await db.executeQuery<TokenLookupRow>(CompiledQuery.raw(tokenLookupSql(db), [tokenHash]))
+  const row = rows[0]
   if (!row) return null
   const now = options.now ?? Date.now()
   if (row.expires_at <= now || row.is_active !== 1) return null

@@ -47,6 +47,7 @@ export function createAccounts(options: AccountsOptions) {
 
   return {
     db,
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds,
 
     async register(input: { email: string; password: string; isSuperuser?: boolean }): Promise<User> {
       assertPasswordPolicy(input.password)

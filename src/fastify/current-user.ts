@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { GatehouseError } from '../core/errors.ts'
 import type { RequestAuth } from './decorations.ts'
+import { bearerChallenges, readBearerToken } from './security/bearer.ts'
 import { type DeclaredScheme, defineSecurityDependency, type SecurityDependency } from './security/types.ts'
 
 export interface CurrentUserOptions {
@@ -10,37 +11,30 @@ export interface CurrentUserOptions {
   sessionCookie: string | null
 }
 
-// RFC 7235 §2.1: the auth-scheme is case-insensitive; RFC 6750 §2.1: b64token after one space.
-const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i
-
-// RFC 6750 §3.1: no error code when the request carried no credentials at all.
-const CHALLENGE = { 'www-authenticate': 'Bearer' }
-const INVALID_TOKEN_CHALLENGE = { 'www-authenticate': 'Bearer error="invalid_token"' }
-
 /**
  * The signed-in user from `Authorization: Bearer <token>` or, failing that, the session cookie.
- * Sets `request.auth` / `request.user`, or answers 401. The header wins when both are sent, so an
- * API client is never silently authenticated by a stale browser cookie.
+ * Sets `request.auth` / `request.user`, or answers per RFC 6750 §3.1 (401, or 400 for a malformed
+ * header). The header wins when both are sent, so an API client is never silently authenticated
+ * by a stale browser cookie.
  */
 export function currentUser(options: CurrentUserOptions): SecurityDependency {
   const tokenUrl = options.tokenUrl ?? '/token'
   const { sessionCookie } = options
+  const challenges = bearerChallenges(undefined)
 
   async function authenticate(request: FastifyRequest): Promise<void> {
-    const { accounts } = request.server.gatehouse
     const header = request.headers.authorization
     let token: string | undefined
     let via: RequestAuth['via'] = 'bearer'
-    if (header !== undefined) {
-      token = BEARER.exec(header)?.[1]
-      if (token === undefined) throw new GatehouseError('INVALID_TOKEN', { headers: INVALID_TOKEN_CHALLENGE })
+    if (header) {
+      token = readBearerToken(header, challenges)
     } else if (sessionCookie) {
-      token = request.cookies?.[sessionCookie]
+      token = request.cookies[sessionCookie]
       via = 'cookie'
     }
-    if (!token) throw new GatehouseError('NOT_AUTHENTICATED', { headers: CHALLENGE })
-    const context = await accounts.validateToken(token)
-    if (!context) throw new GatehouseError('INVALID_TOKEN', { headers: INVALID_TOKEN_CHALLENGE })
+    if (!token) throw new GatehouseError('NOT_AUTHENTICATED', { headers: challenges.missing })
+    const context = await request.server.gatehouse.accounts.validateToken(token)
+    if (!context) throw new GatehouseError('INVALID_TOKEN', { headers: challenges.invalid })
     request.auth = { ...context, via }
     request.user = context.user
   }

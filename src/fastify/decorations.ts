@@ -2,6 +2,7 @@ import type {} from '@fastify/cookie'
 import type {} from '@fastify/swagger'
 import type { AccessTokenContext, Accounts } from '../accounts/index.ts'
 import type { User } from '../accounts/user.ts'
+import type { CsrfTokens } from '../core/csrf/index.ts'
 
 /** How the current request was authenticated: sessions (cookies) need CSRF, bearer tokens don't. */
 export interface RequestAuth extends AccessTokenContext {
@@ -28,4 +29,6 @@ export interface CookieNames {
 export interface GatehouseContext {
   accounts: Accounts
   cookies: CookieNames
+  /** CSRF token signer; null when the plugin was given no csrfSecret (no cookie sessions). */
+  csrf: CsrfTokens | null
 }

@@ -3,6 +3,11 @@ import fastifyFormbody from '@fastify/formbody'
 import type { FastifyInstance } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
 import type { Accounts } from '../accounts/index.ts'
+import type { CorsPolicyOptions } from '../core/cors/index.ts'
+import { createCsrfTokens } from '../core/csrf/index.ts'
+import { corsPlugin } from './browser/cors.ts'
+import { csrfProtectionPlugin } from './browser/csrf-protection.ts'
+import { type SecurityHeadersOptions, securityHeadersPlugin } from './browser/security-headers.ts'
 import type { CookieNames, GatehouseContext } from './decorations.ts'
 import { gatehouseErrorHandler, gatehouseNotFoundHandler } from './error-handler.ts'
 import { ErrorSchema, PublicUserSchema } from './schemas.ts'
@@ -12,6 +17,12 @@ export interface GatehousePluginOptions {
   accounts: Accounts
   /** Development keeps the book's names (`token`, `csrftoken`); production uses `__Host-` names. */
   cookies?: Partial<CookieNames>
+  /** HMAC key of the CSRF tokens: CSRF protection is on whenever it is given. */
+  csrfSecret?: string
+  /** Front ends on other origins: the CORS allowlist, also trusted by the CSRF origin check. */
+  cors?: CorsPolicyOptions
+  /** Security headers on every response (on unless false). */
+  securityHeaders?: SecurityHeadersOptions | false
 }
 
 export const DEVELOPMENT_COOKIES: CookieNames = { session: 'token', csrf: 'csrftoken' }
@@ -20,16 +31,29 @@ export const PRODUCTION_COOKIES: CookieNames = { session: '__Host-token', csrf: 
 
 async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions): Promise<void> {
   if (!options.accounts) throw new TypeError('gatehouse plugin: the "accounts" option is required')
-  const context: GatehouseContext = {
-    accounts: options.accounts,
-    cookies: { ...DEVELOPMENT_COOKIES, ...options.cookies },
-  }
+  const cookies = { ...DEVELOPMENT_COOKIES, ...options.cookies }
+  const csrf = options.csrfSecret === undefined ? null : createCsrfTokens(options.csrfSecret)
+  const context: GatehouseContext = { accounts: options.accounts, cookies, csrf }
   app.decorate('gatehouse', context)
   app.decorateRequest('auth', null)
   app.decorateRequest('user', null)
 
+  // Order matters: CORS first so every refusal below still carries CORS headers (the front end
+  // can read why), cookies before the CSRF check that reads them.
+  if (options.cors) await app.register(corsPlugin, options.cors)
   if (!app.hasPlugin('@fastify/cookie')) await app.register(fastifyCookie)
   if (!app.hasPlugin('@fastify/formbody')) await app.register(fastifyFormbody)
+  if (csrf) {
+    await app.register(csrfProtectionPlugin, {
+      tokens: csrf,
+      trustedOrigins: options.cors?.origins.filter((origin) => origin !== '*') ?? [],
+      sessionCookie: cookies.session,
+      csrfCookie: cookies.csrf,
+    })
+  }
+  if (options.securityHeaders !== false) {
+    await app.register(securityHeadersPlugin, options.securityHeaders ?? { hsts: false })
+  }
   await app.register(securityRegistryPlugin)
 
   app.addSchema(PublicUserSchema)

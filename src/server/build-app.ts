@@ -6,6 +6,8 @@ import { DEVELOPMENT_COOKIES, gatehousePlugin, PRODUCTION_COOKIES } from '../fas
 import { authRoutes } from '../fastify/routes/auth-routes.ts'
 import { healthRoutes } from '../fastify/routes/health-routes.ts'
 import { meRoutes } from '../fastify/routes/me-routes.ts'
+import { profileRoutes } from '../fastify/routes/profile-routes.ts'
+import { sessionRoutes } from '../fastify/routes/session-routes.ts'
 import { migrateToLatest } from '../store/migrate.ts'
 import { openStore, type Store } from '../store/open-store.ts'
 import type { GatehouseConfig } from './config.ts'
@@ -50,14 +52,21 @@ export async function buildApp(
     onBackgroundError: (error) => app.log.warn({ err: error }, 'background write failed'),
   })
 
+  const isProduction = config.env === 'production'
   await app.register(gatehousePlugin, {
     accounts,
-    cookies: config.env === 'production' ? PRODUCTION_COOKIES : DEVELOPMENT_COOKIES,
+    cookies: isProduction ? PRODUCTION_COOKIES : DEVELOPMENT_COOKIES,
+    csrfSecret: config.secret,
+    cors: { origins: config.corsOrigins, maxAgeSeconds: config.corsMaxAgeSeconds },
+    // RFC 6797 §7.2: HSTS only means something over https, which production is expected to be.
+    securityHeaders: { hsts: isProduction, docsPrefix: '/docs' },
   })
   await app.register(docsPlugin, { ui: config.docs })
   await app.register(healthRoutes)
   await app.register(authRoutes)
   await app.register(meRoutes)
+  await app.register(sessionRoutes)
+  await app.register(profileRoutes, { freshSessionSeconds: config.freshSessionSeconds })
 
   if (config.pruneIntervalSeconds > 0) {
     const timer = setInterval(() => {

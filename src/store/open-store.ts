@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { parseDatabaseUrl } from './database-url.ts'
 import type { Database, Dialect } from './schema.ts'
+import { withStatementCache } from './statement-cache.ts'
 
 export interface Store {
   db: Kysely<Database>
@@ -22,7 +23,7 @@ function openSqlite(path: string): Kysely<Database> {
   database.pragma('synchronous = NORMAL')
   database.pragma('foreign_keys = ON')
   database.pragma('busy_timeout = 5000')
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) })
 }
 
 function openPostgres(url: string): Kysely<Database> {

@@ -2,7 +2,6 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { toPublicUser } from '../../accounts/user.ts'
 import { GatehouseError } from '../../core/errors.ts'
-import { currentUser } from '../current-user.ts'
 import { Email, ErrorRef, Password, TokenResponseSchema, UserRef } from '../schemas.ts'
 
 const RegisterBody = Type.Object({ email: Email, password: Password })
@@ -65,22 +64,6 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
         token_type: 'bearer',
         expires_in: issued.expiresInSeconds,
       })
-    },
-  )
-
-  app.post(
-    '/logout',
-    {
-      onRequest: currentUser({ sessionCookie: app.gatehouse.cookies.session }),
-      schema: {
-        tags: ['auth'],
-        summary: 'Revoke the current token',
-        response: { 204: Type.Null(), 401: ErrorRef },
-      },
-    },
-    async (request, reply) => {
-      await accounts.revokeToken(request.auth!.tokenHash)
-      return reply.code(204).send()
     },
   )
 }

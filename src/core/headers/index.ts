@@ -1,0 +1,3 @@
+export * from './build.ts'
+export * from './csp.ts'
+export * from './profiles.ts'

@@ -1,0 +1,81 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fastifyPlugin from 'fastify-plugin'
+import { type CsrfTokens, createCrossSiteCheck, isSameToken, isUnsafeMethod } from '../../core/csrf/index.ts'
+import { GatehouseError } from '../../core/errors.ts'
+import { hashToken } from '../../core/tokens/index.ts'
+import { CSRF_COOKIE_OPTIONS } from './cookies.ts'
+import './route-config.ts'
+
+export interface CsrfProtectionOptions {
+  tokens: CsrfTokens
+  /** Other origins whose pages may send unsafe requests (the CORS allowlist). */
+  trustedOrigins: string[]
+  sessionCookie: string
+  csrfCookie: string
+  /** starlette-csrf's and the book's header name. */
+  headerName?: string
+}
+
+// Responses to unsafe requests depend on these request headers (RFC 9110 §12.5.5).
+const VARY = 'Origin, Sec-Fetch-Site'
+
+/** The session a CSRF token is bound to: the hash of the session cookie, '' when signed out. */
+export function sessionBinding(sessionToken: string | undefined): string {
+  return sessionToken ? hashToken(sessionToken) : ''
+}
+
+/** Mints a token for this session, sets it as the CSRF cookie and returns it (for the body). */
+export function issueCsrfToken(
+  reply: FastifyReply,
+  tokens: CsrfTokens,
+  csrfCookie: string,
+  sessionToken: string | undefined,
+): string {
+  const token = tokens.issue(sessionBinding(sessionToken))
+  reply.setCookie(csrfCookie, token, CSRF_COOKIE_OPTIONS)
+  return token
+}
+
+/**
+ * Two layers on every unsafe request (OWASP CSRF Prevention Cheat Sheet):
+ * 1. Fetch Metadata / Origin: a request a browser marks as coming from an untrusted site is refused
+ *    before any work — /login and /register included (login CSRF).
+ * 2. Signed double-submit, bound to the session: when the request carries the session cookie (the
+ *    ambient credential) and no Authorization header, `x-csrftoken` must equal the CSRF cookie and
+ *    carry a valid HMAC for this very session. Bearer and API-key requests carry no ambient
+ *    credential, so a cross-site page cannot make them: they are exempt.
+ */
+async function csrfProtection(app: FastifyInstance, options: CsrfProtectionOptions): Promise<void> {
+  const isCrossSite = createCrossSiteCheck({ trustedOrigins: options.trustedOrigins })
+  const headerName = (options.headerName ?? 'x-csrftoken').toLowerCase()
+  const { tokens, sessionCookie, csrfCookie } = options
+
+  function hasValidToken(request: FastifyRequest, session: string): boolean {
+    const header = request.headers[headerName]
+    if (typeof header !== 'string') return false
+    return isSameToken(request.cookies[csrfCookie], header) && tokens.verify(header, sessionBinding(session))
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!isUnsafeMethod(request.method)) return
+    reply.header('vary', VARY)
+    const refused = isCrossSite({
+      method: request.method,
+      secFetchSite: request.headers['sec-fetch-site'] as string | undefined,
+      origin: request.headers.origin,
+      host: request.headers.host,
+      protocolIsHttps: request.protocol === 'https',
+    })
+    if (refused) throw new GatehouseError('CROSS_SITE_REQUEST')
+    if (request.routeOptions.config.csrf === false) return
+    const session = request.cookies[sessionCookie]
+    if (!session || request.headers.authorization !== undefined) return
+    if (!hasValidToken(request, session)) throw new GatehouseError('CSRF_FAILED')
+  })
+}
+
+export const csrfProtectionPlugin = fastifyPlugin(csrfProtection, {
+  name: 'gatehouse-csrf',
+  fastify: '5.x',
+  dependencies: ['@fastify/cookie'],
+})

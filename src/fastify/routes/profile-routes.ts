@@ -1,0 +1,90 @@
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { toPublicUser } from '../../accounts/user.ts'
+import { GatehouseError } from '../../core/errors.ts'
+import { currentUser } from '../current-user.ts'
+import { Email, ErrorRef, UserRef } from '../schemas.ts'
+
+export interface ProfileRoutesOptions {
+  /** A session younger than this may change the email without the current password. */
+  freshSessionSeconds: number
+  /** Largest stored preferences document, in bytes of JSON. */
+  preferencesLimitBytes?: number
+}
+
+const UpdateEmailBody = Type.Object({
+  email: Email,
+  current_password: Type.Optional(Type.String({ maxLength: 4096 })),
+})
+const UserIdParams = Type.Object({ user_id: Type.String({ pattern: '^[0-9]{1,15}$' }) })
+const PreferencesBody = Type.Object({}, { additionalProperties: true })
+
+/** The signed-in user's own data: email change, profile, preferences (the strict-headers article). */
+export async function profileRoutes(app: FastifyInstance, options: ProfileRoutesOptions): Promise<void> {
+  const { accounts, cookies } = app.gatehouse
+  const authenticated = currentUser({ sessionCookie: cookies.session })
+  const preferencesLimitBytes = options.preferencesLimitBytes ?? 16 * 1024
+
+  const updateEmail = {
+    onRequest: authenticated,
+    schema: {
+      tags: ['users'],
+      summary: 'Change the email (needs a fresh session or the current password)',
+      consumes: ['application/json', 'application/x-www-form-urlencoded'],
+      body: UpdateEmailBody,
+      response: { 200: UserRef, 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 422: ErrorRef },
+    },
+  }
+  const handleUpdateEmail = async (request: FastifyRequest<{ Body: Static<typeof UpdateEmailBody> }>) => {
+    const auth = request.auth!
+    // Step-up for a sensitive change (OWASP Authentication Cheat Sheet, "Require re-authentication
+    // for sensitive features"; ASVS 5.0 V7.5.1): an old or stolen session alone cannot take over
+    // the account by redirecting its email.
+    const ageSeconds = (Date.now() - auth.createdAt.getTime()) / 1000
+    if (ageSeconds > options.freshSessionSeconds) {
+      const password = request.body.current_password
+      if (password === undefined || !(await accounts.verifyPassword(auth.user, password))) {
+        throw new GatehouseError('FRESH_SESSION_REQUIRED')
+      }
+    }
+    return toPublicUser(await accounts.changeEmail(auth.user.id, request.body.email))
+  }
+  app.post<{ Body: Static<typeof UpdateEmailBody> }>('/me', updateEmail, handleUpdateEmail)
+  app.patch<{ Body: Static<typeof UpdateEmailBody> }>('/me', updateEmail, handleUpdateEmail)
+
+  app.get(
+    '/profile',
+    {
+      onRequest: authenticated,
+      schema: { tags: ['users'], summary: 'The current user', response: { 200: UserRef, 401: ErrorRef } },
+    },
+    (request) => toPublicUser(request.user!),
+  )
+
+  /** Only the owner: a guessable id in the path must not open another user's data (OWASP IDOR). */
+  function ownerId(request: FastifyRequest<{ Params: Static<typeof UserIdParams> }>): number {
+    const userId = Number(request.params.user_id)
+    if (userId !== request.user!.id) throw new GatehouseError('FORBIDDEN')
+    return userId
+  }
+  const prefsSchema = { tags: ['users'], params: UserIdParams, response: { 401: ErrorRef, 403: ErrorRef } }
+
+  app.get<{ Params: Static<typeof UserIdParams> }>(
+    '/prefs/:user_id',
+    { onRequest: authenticated, schema: { ...prefsSchema, summary: "A user's own preferences" } },
+    (request) => accounts.readPreferences(ownerId(request)),
+  )
+  app.post<{ Params: Static<typeof UserIdParams>; Body: Record<string, unknown> }>(
+    '/prefs/:user_id',
+    {
+      onRequest: authenticated,
+      bodyLimit: preferencesLimitBytes,
+      schema: {
+        ...prefsSchema,
+        summary: "Replace a user's own preferences (a JSON object)",
+        body: PreferencesBody,
+      },
+    },
+    (request) => accounts.writePreferences(ownerId(request), request.body),
+  )
+}

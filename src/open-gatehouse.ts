@@ -1,0 +1,38 @@
+import { type Accounts, createAccounts } from './accounts/accounts.ts'
+import { type Argon2Parameters, createPasswordHasher } from './core/passwords/index.ts'
+import { migrateToLatest } from './store/migrate.ts'
+import { openStore, type Store } from './store/open-store.ts'
+
+export interface OpenGatehouseOptions {
+  /** `sqlite:<path>` or `postgres://…` (default `sqlite:./data/gatehouse.db`). */
+  databaseUrl?: string
+  accessTokenTtlSeconds?: number
+  idleTimeoutSeconds?: number
+  touchIntervalSeconds?: number
+  argon2?: Argon2Parameters
+}
+
+export interface Gatehouse {
+  accounts: Accounts
+  store: Store
+  close(): Promise<void>
+}
+
+/** Opens and migrates the store and returns the account use cases on it: the library's front door. */
+export async function openGatehouse(options: OpenGatehouseOptions = {}): Promise<Gatehouse> {
+  const store = openStore(options.databaseUrl ?? 'sqlite:./data/gatehouse.db')
+  try {
+    await migrateToLatest(store.db, store.dialect)
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  const accounts = createAccounts({
+    db: store.db,
+    hasher: createPasswordHasher(options.argon2),
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 86400,
+    idleTimeoutSeconds: options.idleTimeoutSeconds ?? 0,
+    touchIntervalSeconds: options.touchIntervalSeconds ?? 60,
+  })
+  return { accounts, store, close: () => store.close() }
+}

@@ -1,0 +1,529 @@
+// Gatehouse demo: a static page on a second origin that calls the Gatehouse API with cookies.
+// Runs under a strict CSP: no inline script or style, no eval, DOM built with textContent only.
+
+const DEFAULT_API_BASE_URL = 'http://localhost:8000'
+const REQUEST_TIMEOUT_MS = 15000
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+const state = {
+  apiBaseUrl: DEFAULT_API_BASE_URL,
+  /** CSRF token from a response body; the API's cookies are not readable from this origin. */
+  csrfToken: null,
+  /** The logged-in user as last reported by the API, or null. */
+  user: null,
+  seq: 0,
+}
+
+// Resolved once config.json is read (calls made earlier wait for it, so they use the right API URL).
+let configReady
+const configLoaded = new Promise((resolve) => {
+  configReady = resolve
+})
+// Resolved once the startup GET /csrf finished (unsafe calls made earlier wait for the token).
+let csrfReady
+const startupCsrf = new Promise((resolve) => {
+  csrfReady = resolve
+})
+
+const $ = (id) => {
+  const el = document.getElementById(id)
+  if (!el) throw new Error(`missing element #${id}`)
+  return el
+}
+
+// ---------------------------------------------------------------- configuration
+
+function normaliseBaseUrl(value) {
+  if (typeof value !== 'string' || value.trim() === '') return null
+  try {
+    const url = new URL(value.trim())
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null
+    return url.href.replace(/\/+$/, '')
+  } catch {
+    return null
+  }
+}
+
+async function loadConfig() {
+  try {
+    const res = await fetch('./config.json', { cache: 'no-store', credentials: 'same-origin' })
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+    const config = await res.json()
+    const base = normaliseBaseUrl(config?.apiBaseUrl)
+    if (!base) throw new Error('no valid apiBaseUrl')
+    return { apiBaseUrl: base, note: '' }
+  } catch (err) {
+    return {
+      apiBaseUrl: DEFAULT_API_BASE_URL,
+      note: `(config.json unavailable: ${err instanceof Error ? err.message : String(err)}; using the default)`,
+    }
+  }
+}
+
+// ---------------------------------------------------------------- rendering helpers
+
+function el(tag, className, text) {
+  const node = document.createElement(tag)
+  if (className) node.className = className
+  if (text !== undefined && text !== null) node.textContent = text
+  return node
+}
+
+function renderStatus() {
+  const status = $('status')
+  const detail = $('status-detail')
+  const dot = $('status-dot')
+  if (state.user?.email) {
+    status.textContent = `Logged in as ${state.user.email}`
+    const flags = [
+      state.user.is_superuser ? 'superuser' : null,
+      state.user.is_verified ? 'verified' : 'not verified',
+      state.user.is_active === false ? 'inactive' : null,
+    ].filter(Boolean)
+    detail.textContent = `User id ${state.user.id} · ${flags.join(' · ')}`
+    dot.classList.add('dot--on')
+    $('prefs-user-id').textContent = String(state.user.id)
+  } else {
+    status.textContent = 'Not logged in'
+    detail.textContent = 'Log in, or press “Who am I?” to check an existing session cookie.'
+    dot.classList.remove('dot--on')
+    $('prefs-user-id').textContent = '{user_id}'
+  }
+}
+
+function renderCsrf(apiUnreachable = false) {
+  const node = $('csrf-state')
+  if (state.csrfToken) {
+    const t = state.csrfToken
+    node.textContent = t.length > 18 ? `${t.slice(0, 8)}…${t.slice(-6)}` : t
+    node.title = 'Kept in memory from the last /csrf or /login response body'
+    node.classList.remove('token--missing')
+  } else {
+    node.textContent = apiUnreachable ? 'none (API unreachable)' : 'none yet'
+    node.title = 'No token received yet'
+    node.classList.add('token--missing')
+  }
+}
+
+function setUser(user) {
+  state.user = user && typeof user === 'object' && typeof user.email === 'string' ? user : null
+  renderStatus()
+}
+
+/** Turns the API's `detail` (string or FastAPI-style list) into readable lines. */
+function errorLines(data) {
+  if (!data || typeof data !== 'object') return []
+  const { detail } = data
+  if (typeof detail === 'string') return [detail]
+  if (Array.isArray(detail)) {
+    return detail.map((item) => {
+      if (item && typeof item === 'object') {
+        const loc = Array.isArray(item.loc) ? item.loc.filter((p) => p !== 'body').join('.') : ''
+        const msg = typeof item.msg === 'string' ? item.msg : JSON.stringify(item)
+        return loc ? `${loc}: ${msg}` : msg
+      }
+      return String(item)
+    })
+  }
+  return []
+}
+
+function formatBody(data, rawText) {
+  if (data === undefined) return rawText === '' ? '(empty body)' : rawText
+  return JSON.stringify(data, null, 2)
+}
+
+function announce(text) {
+  const node = $('log-announcer')
+  node.textContent = ''
+  // A new text node on the next frame makes screen readers announce repeated messages too.
+  requestAnimationFrame(() => {
+    node.textContent = text
+  })
+}
+
+const wideLayout = window.matchMedia('(min-width: 1000px)')
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)')
+
+/**
+ * Shows the newest log entry. On wide screens the log is its own scroll box beside the cards, so only
+ * it scrolls; on narrow screens the log sits below the cards and the page scrolls to the entry.
+ */
+function revealNewest(li) {
+  const log = $('log')
+  if (wideLayout.matches) {
+    log.scrollTo({ top: log.scrollHeight, behavior: reducedMotion.matches ? 'auto' : 'smooth' })
+  } else {
+    li.scrollIntoView({ block: 'nearest', behavior: reducedMotion.matches ? 'auto' : 'smooth' })
+  }
+}
+
+/**
+ * Appends one entry to the response log.
+ * @param {{method: string, path: string, status: number, statusText?: string, body: string,
+ *          errors?: string[], code?: string, sent?: string[], kind: 'ok'|'error'|'network', message?: string}} e
+ */
+function logEntry(e) {
+  state.seq += 1
+  const li = el('li', `log-entry log-entry--${e.kind}`)
+  li.dataset.status = String(e.status)
+  li.dataset.path = e.path
+  li.dataset.method = e.method
+  li.dataset.seq = String(state.seq)
+
+  const head = el('div', 'log-entry__head')
+  head.append(
+    el('span', `method method--${e.method.toLowerCase()}`, e.method),
+    el('span', 'log-entry__path', e.path),
+  )
+  const statusLabel = e.kind === 'network' ? 'no response' : `${e.status} ${e.statusText ?? ''}`.trim()
+  head.append(el('span', `pill pill--${e.kind}`, statusLabel))
+  const time = el('time', 'log-entry__time', new Date().toLocaleTimeString())
+  time.dateTime = new Date().toISOString()
+  head.append(time)
+  li.append(head)
+
+  if (e.sent && e.sent.length > 0) {
+    const sent = el('p', 'log-entry__sent')
+    sent.append(el('span', 'visually-hidden', 'Request: '))
+    for (const s of e.sent) sent.append(el('span', 'chip', s))
+    li.append(sent)
+  }
+
+  if (e.message) {
+    const message = el('p', 'log-entry__message')
+    if (e.kind === 'network') message.append(el('strong', null, 'Network error. '))
+    message.append(e.message)
+    li.append(message)
+  }
+
+  if (e.errors && e.errors.length > 0) {
+    const list = el('ul', 'log-entry__errors')
+    for (const line of e.errors) list.append(el('li', null, line))
+    li.append(list)
+  }
+  if (e.code) li.append(el('p', 'log-entry__code', `code: ${e.code}`))
+
+  if (e.body !== '') li.append(el('pre', 'log-entry__body', e.body))
+
+  $('log').append(li)
+  $('log-empty').hidden = true
+  revealNewest(li)
+  announce(`${e.method} ${e.path}: ${statusLabel}${e.errors?.length ? `, ${e.errors[0]}` : ''}`)
+}
+
+/** A client-side note in the log (not an API call, so it is not a `.log-entry`). */
+function logNote(text) {
+  const li = el('li', 'log-note', text)
+  $('log').append(li)
+  $('log-empty').hidden = true
+  revealNewest(li)
+  announce(text)
+}
+
+// ---------------------------------------------------------------- API calls
+
+function useJson() {
+  return /** @type {HTMLInputElement} */ ($('toggle-json')).checked
+}
+
+function sendCsrf() {
+  return /** @type {HTMLInputElement} */ ($('toggle-csrf')).checked
+}
+
+/**
+ * Calls the API and logs the result.
+ * @param {string} method
+ * @param {string} path
+ * @param {{fields?: Record<string, string>, json?: unknown}} [options]
+ *   `fields` follow the "JSON content type" toggle; `json` is always sent as JSON.
+ * @returns {Promise<{ok: boolean, status: number, data: any}>}
+ */
+async function api(method, path, options = {}) {
+  await configLoaded
+  if (UNSAFE_METHODS.has(method)) await startupCsrf
+  const headers = { accept: 'application/json' }
+  const sent = []
+  let body
+
+  if (options.json !== undefined) {
+    headers['content-type'] = 'application/json'
+    body = JSON.stringify(options.json)
+    sent.push('application/json')
+  } else if (options.fields !== undefined) {
+    if (useJson()) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(options.fields)
+      sent.push('application/json')
+    } else {
+      // URLSearchParams makes fetch send application/x-www-form-urlencoded: a CORS "simple" request.
+      body = new URLSearchParams(options.fields)
+      sent.push('form-urlencoded')
+    }
+  }
+
+  if (UNSAFE_METHODS.has(method)) {
+    if (!sendCsrf()) {
+      sent.push('no x-csrftoken')
+    } else if (state.csrfToken) {
+      headers['x-csrftoken'] = state.csrfToken
+      sent.push('x-csrftoken ✓')
+    } else {
+      sent.push('x-csrftoken: no token yet')
+    }
+  }
+
+  const init = { method, headers, body, credentials: 'include', cache: 'no-store', mode: 'cors' }
+  if (typeof AbortSignal !== 'undefined' && typeof AbortSignal.timeout === 'function') {
+    init.signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+  }
+
+  let res
+  try {
+    res = await fetch(state.apiBaseUrl + path, init)
+  } catch (err) {
+    const timedOut = err instanceof DOMException && err.name === 'TimeoutError'
+    logEntry({
+      method,
+      path,
+      status: 0,
+      kind: 'network',
+      sent,
+      message: timedOut
+        ? `Timed out after ${REQUEST_TIMEOUT_MS / 1000} s waiting for ${state.apiBaseUrl}.`
+        : `No readable response from ${state.apiBaseUrl}. Either the API is not running, ` +
+          `or the browser blocked the response (CORS: this origin, ${location.origin}, is not allowed). ` +
+          'The browser console has the details.',
+      body: '',
+    })
+    return { ok: false, status: 0, data: undefined }
+  }
+
+  let rawText = ''
+  let data
+  try {
+    rawText = await res.text()
+    if (rawText !== '') data = JSON.parse(rawText)
+  } catch {
+    data = undefined
+  }
+  if (res.status === 204 || rawText === '') data = undefined
+
+  const ok = res.ok
+  logEntry({
+    method,
+    path,
+    status: res.status,
+    statusText: res.statusText,
+    kind: ok ? 'ok' : 'error',
+    sent,
+    errors: ok ? [] : errorLines(data),
+    code: !ok && data && typeof data.code === 'string' ? data.code : undefined,
+    body: res.status === 204 ? '(204 No Content)' : formatBody(data, rawText),
+  })
+  return { ok, status: res.status, data }
+}
+
+async function fetchCsrf() {
+  const { ok, status, data } = await api('GET', '/csrf')
+  if (ok && data && typeof data.csrf_token === 'string') {
+    state.csrfToken = data.csrf_token
+  }
+  renderCsrf(status === 0)
+}
+
+// ---------------------------------------------------------------- UI wiring
+
+/** Disables a form's (or a button's) controls while a request is under way. */
+async function busy(target, task) {
+  const buttons = target instanceof HTMLButtonElement ? [target] : [...target.querySelectorAll('button')]
+  for (const b of buttons) b.disabled = true
+  target.setAttribute('aria-busy', 'true')
+  try {
+    await task()
+  } finally {
+    for (const b of buttons) b.disabled = false
+    target.removeAttribute('aria-busy')
+  }
+}
+
+function value(id) {
+  return /** @type {HTMLInputElement | HTMLTextAreaElement} */ ($(id)).value
+}
+
+function setValue(id, text) {
+  /** @type {HTMLInputElement | HTMLTextAreaElement} */
+  const field = $(id)
+  field.value = text
+}
+
+function onSubmit(id, handler) {
+  const form = /** @type {HTMLFormElement} */ ($(id))
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    busy(form, handler).catch(reportBug)
+  })
+}
+
+function onClick(id, handler) {
+  const button = /** @type {HTMLButtonElement} */ ($(id))
+  button.addEventListener('click', () => {
+    busy(button, handler).catch(reportBug)
+  })
+}
+
+function reportBug(err) {
+  console.error(err)
+  logNote(`Page error: ${err instanceof Error ? err.message : String(err)}`)
+}
+
+function clearOnUnauthorized(status) {
+  if (status === 401) setUser(null)
+}
+
+/** Parses the preferences textarea; shows an inline error and returns undefined when it is not an object. */
+function readPrefs() {
+  const errorNode = $('prefs-error')
+  const textarea = $('prefs-json')
+  let parsed
+  let problem = ''
+  try {
+    parsed = JSON.parse(value('prefs-json'))
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      problem = 'Preferences must be a JSON object, like {"theme": "dark"}.'
+    }
+  } catch (err) {
+    problem = `Not valid JSON: ${err instanceof Error ? err.message : String(err)}`
+  }
+  errorNode.textContent = problem
+  errorNode.hidden = problem === ''
+  if (problem) {
+    textarea.setAttribute('aria-invalid', 'true')
+    return undefined
+  }
+  textarea.removeAttribute('aria-invalid')
+  return parsed
+}
+
+function prefsPath() {
+  if (!state.user) {
+    logNote('Preferences: log in (or press “Who am I?”) first, so the page knows your user id.')
+    return null
+  }
+  return `/prefs/${encodeURIComponent(String(state.user.id))}`
+}
+
+function wire() {
+  onSubmit('register-form', async () => {
+    const email = value('register-email').trim()
+    const { ok, data } = await api('POST', '/register', {
+      fields: { email, password: value('register-password') },
+    })
+    if (ok && data) {
+      const loginEmail = /** @type {HTMLInputElement} */ ($('login-email'))
+      if (!loginEmail.value) loginEmail.value = data.email ?? email
+    }
+  })
+
+  onSubmit('login-form', async () => {
+    // A failed login leaves any existing session alone, so the status is only updated on success.
+    const { ok, data } = await api('POST', '/login', {
+      fields: { email: value('login-email').trim(), password: value('login-password') },
+    })
+    if (ok && data) {
+      if (typeof data.csrf_token === 'string') state.csrfToken = data.csrf_token
+      setUser(data.user)
+      renderCsrf()
+      setValue('login-password', '')
+    }
+  })
+
+  onClick('me-button', async () => {
+    const { ok, status, data } = await api('GET', '/me')
+    if (ok) setUser(data)
+    else clearOnUnauthorized(status)
+  })
+
+  onClick('csrf-button', fetchCsrf)
+
+  onSubmit('email-form', async () => {
+    const fields = { email: value('new-email').trim() }
+    const currentPassword = value('current-password')
+    if (currentPassword !== '') fields.current_password = currentPassword
+    const { ok, status, data } = await api('POST', '/me', { fields })
+    if (ok) {
+      setUser(data)
+      setValue('current-password', '')
+    } else {
+      clearOnUnauthorized(status)
+    }
+  })
+
+  onClick('prefs-load', async () => {
+    const path = prefsPath()
+    if (!path) return
+    const { ok, status, data } = await api('GET', path)
+    if (ok && data && typeof data === 'object') {
+      setValue('prefs-json', JSON.stringify(data, null, 2))
+      readPrefs()
+    } else {
+      clearOnUnauthorized(status)
+    }
+  })
+
+  onSubmit('prefs-form', async () => {
+    const prefs = readPrefs()
+    if (prefs === undefined) return
+    const path = prefsPath()
+    if (!path) return
+    const { ok, status, data } = await api('POST', path, { json: prefs })
+    if (ok && data && typeof data === 'object') {
+      setValue('prefs-json', JSON.stringify(data, null, 2))
+    } else {
+      clearOnUnauthorized(status)
+    }
+  })
+
+  $('prefs-json').addEventListener('input', () => {
+    if ($('prefs-json').hasAttribute('aria-invalid')) readPrefs()
+  })
+
+  onClick('logout-button', async () => {
+    const { ok, status } = await api('POST', '/logout')
+    if (ok || status === 401) {
+      setUser(null)
+      state.csrfToken = null
+      renderCsrf()
+    }
+    if (status !== 0) await fetchCsrf()
+  })
+
+  $('log-clear').addEventListener('click', () => {
+    $('log').replaceChildren()
+    $('log-empty').hidden = false
+    announce('Log cleared')
+  })
+}
+
+async function main() {
+  $('page-origin').textContent = location.origin
+  renderStatus()
+  renderCsrf()
+  wire()
+
+  const config = await loadConfig()
+  state.apiBaseUrl = config.apiBaseUrl
+  $('api-origin').textContent = state.apiBaseUrl
+  $('config-note').textContent = config.note
+  configReady()
+
+  try {
+    await fetchCsrf()
+  } finally {
+    csrfReady()
+    // A hook for browser tests: the page has its config and has tried GET /csrf.
+    document.documentElement.dataset.ready = 'true'
+  }
+}
+
+main().catch(reportBug)
