@@ -108,7 +108,8 @@ export async function validateAccessToken(
   const lastActivity = row.last_used_at ?? row.token_created_at
   if (options.idleTimeoutSeconds > 0 && now - lastActivity > options.idleTimeoutSeconds * 1000) return null
 
-  if (now - lastActivity >= options.touchIntervalSeconds * 1000) {
+  // The first use is always recorded, later ones at most once per interval: never a write per request.
+  if (row.last_used_at === null || now - row.last_used_at >= options.touchIntervalSeconds * 1000) {
     db.updateTable('access_tokens')
       .set({ last_used_at: now })
       .where('id', '=', row.token_id)

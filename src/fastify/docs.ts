@@ -2,6 +2,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
+import { csrfRequestInterceptor } from './docs-csrf.ts'
 import { declaredSecuritySchemes } from './security/openapi-registry.ts'
 
 export interface DocsOptions {
@@ -35,7 +36,8 @@ async function docs(app: FastifyInstance, options: DocsOptions): Promise<void> {
   if (options.ui ?? true) {
     await app.register(fastifySwaggerUi, {
       routePrefix: options.routePrefix ?? '/docs',
-      uiConfig: { persistAuthorization: false, withCredentials: true },
+      // Cookies ride along, and unsafe calls carry a CSRF token, so Try it out works with sessions.
+      uiConfig: { persistAuthorization: false, withCredentials: true, requestInterceptor: csrfRequestInterceptor },
       staticCSP: false,
     })
   }

@@ -77,11 +77,14 @@ function origins(value: string): string[] {
 
 export function loadConfig(env: Env = process.env): GatehouseConfig {
   const mode = environment(env)
+  const demoPort = integer(env, 'DEMO_PORT', mode === 'production' ? 0 : 9000, 0, 65535)
+  // The demo front end is the one cross-origin caller development trusts by default.
+  const defaultOrigins = mode === 'development' && demoPort > 0 ? `http://localhost:${demoPort}` : ''
   return {
     env: mode,
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 8000, 0, 65535),
-    demoPort: integer(env, 'DEMO_PORT', mode === 'production' ? 0 : 9000, 0, 65535),
+    demoPort,
     databaseUrl: env.DATABASE_URL || 'sqlite:./data/gatehouse.db',
     ...secret(env, mode),
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 86400, 1),
@@ -92,7 +95,7 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024),
     logLevel: env.LOG_LEVEL || 'info',
     docs: mode === 'development' || env.GATEHOUSE_DOCS === '1',
-    corsOrigins: origins(env.CORS_ORIGINS ?? (mode === 'development' ? 'http://localhost:9000' : '')),
+    corsOrigins: origins(env.CORS_ORIGINS ?? defaultOrigins),
     corsMaxAgeSeconds: integer(env, 'CORS_MAX_AGE_SECONDS', 600),
   }
 }

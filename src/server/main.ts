@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './build-app.ts'
 import type { GatehouseConfig } from './config.ts'
+import { buildDemoApp } from './demo-server.ts'
 
 /** Builds and listens; closes gracefully on SIGINT/SIGTERM (in-flight requests finish). */
 export async function serve(config: GatehouseConfig): Promise<FastifyInstance> {
@@ -11,6 +12,13 @@ export async function serve(config: GatehouseConfig): Promise<FastifyInstance> {
   await app.listen({ host: config.host, port: config.port })
   const docs = config.docs ? ` docs at http://${displayHost(config.host)}:${config.port}/docs` : ''
   app.log.info(`Gatehouse API on http://${displayHost(config.host)}:${config.port}${docs}`)
+
+  if (config.demoPort > 0) {
+    const demo = await buildDemoApp({ apiBaseUrl: `http://localhost:${config.port}` })
+    await demo.listen({ host: config.host, port: config.demoPort })
+    app.log.info(`Demo app on http://localhost:${config.demoPort}`)
+    app.addHook('onClose', () => demo.close())
+  }
 
   const shutdown = (signal: string) => {
     app.log.info({ signal }, 'shutting down')

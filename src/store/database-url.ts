@@ -14,8 +14,14 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
   }
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
-    if (path === '') throw new Error('DATABASE_URL "sqlite:" needs a path, e.g. sqlite:./data/gatehouse.db')
+    if (path === '' || path === '//')
+      throw new Error('DATABASE_URL "sqlite:" needs a path, e.g. sqlite:./data/gatehouse.db')
     return { dialect: 'sqlite', target: path === ':memory:' ? path : resolve(path) }
   }
-  throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got "${url.split(':')[0]}:…")`)
+  // Name the scheme only when there plausibly is one: anything else may be a libpq string or a
+  // URL without scheme, with a password in it, and must not reach a log.
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]
+  throw new Error(
+    `DATABASE_URL must start with sqlite: or postgres://${scheme ? ` (got "${scheme}:…")` : ''}`,
+  )
 }

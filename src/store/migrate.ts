@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationResultSet, Migrator } from 'kysely'
+import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely'
 import { initialMigration } from './migrations/001-initial.ts'
 import type { Database, Dialect } from './schema.ts'
 
@@ -9,8 +9,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
   }
 }
 
-/** Brings the schema to the latest version; Kysely's migrator locks, so concurrent starts are safe. */
-export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): Promise<string[]> {
+async function runMigrator(db: Kysely<Database>, dialect: Dialect): Promise<string[]> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations(dialect) },
@@ -20,4 +19,25 @@ export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): P
   const { error, results }: MigrationResultSet = await migrator.migrateToLatest()
   if (error) throw error instanceof Error ? error : new Error(String(error))
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}
+
+/**
+ * Brings the schema to the latest version; safe when several processes start at once.
+ * PostgreSQL: Kysely's migrator takes an advisory lock. SQLite: Kysely takes no lock (it assumes
+ * one process), so the whole run happens inside BEGIN IMMEDIATE, which holds SQLite's write lock:
+ * a second process waits (busy_timeout) and then finds the schema up to date.
+ */
+export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): Promise<string[]> {
+  if (dialect !== 'sqlite') return runMigrator(db, dialect)
+  return db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection)
+    try {
+      const applied = await runMigrator(connection, dialect)
+      await sql`commit`.execute(connection)
+      return applied
+    } catch (error) {
+      await sql`rollback`.execute(connection)
+      throw error
+    }
+  })
 }

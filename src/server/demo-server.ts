@@ -1,0 +1,33 @@
+import { fileURLToPath } from 'node:url'
+import fastifyStatic from '@fastify/static'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { HTML_CSP, serializeCsp } from '../core/headers/index.ts'
+import { gatehouseErrorHandler, gatehouseNotFoundHandler } from '../fastify/error-handler.ts'
+import { securityHeadersPlugin } from '../fastify/browser/security-headers.ts'
+
+export interface DemoOptions {
+  /** Where the page sends its API calls, e.g. http://localhost:8000. */
+  apiBaseUrl: string
+  /** The folder of static files (default: the package's web/). */
+  root?: string
+}
+
+const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url))
+
+/**
+ * The demo front end on its own origin, so CORS and CSRF are exercised for real. It runs under
+ * the strict HTML CSP; connect-src names the API origin, the one place it may send requests.
+ */
+export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstance> {
+  const apiOrigin = new URL(options.apiBaseUrl).origin
+  const app = Fastify({ logger: false })
+  app.setErrorHandler(gatehouseErrorHandler)
+  app.setNotFoundHandler(gatehouseNotFoundHandler)
+  await app.register(securityHeadersPlugin, {
+    hsts: false,
+    overrides: { html: { 'content-security-policy': serializeCsp({ ...HTML_CSP, 'connect-src': ["'self'", apiOrigin] }) } },
+  })
+  app.get('/config.json', () => ({ apiBaseUrl: apiOrigin }))
+  await app.register(fastifyStatic, { root: options.root ?? WEB_ROOT, index: 'index.html' })
+  return app
+}
