@@ -48,6 +48,8 @@ export async function findCredentialsByEmail(
   db: Kysely<Database>,
   email: string,
 ): Promise<{ user: User; hashedPassword: string } | null> {
+  // PostgreSQL text cannot hold NUL, so no stored email has one: answer "unknown", not a driver error.
+  if (email.includes('\u0000')) return null
   const row = await db
     .selectFrom('users')
     .select([...USER_COLUMNS, 'hashed_password'])

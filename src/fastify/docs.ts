@@ -37,7 +37,11 @@ async function docs(app: FastifyInstance, options: DocsOptions): Promise<void> {
     await app.register(fastifySwaggerUi, {
       routePrefix: options.routePrefix ?? '/docs',
       // Cookies ride along, and unsafe calls carry a CSRF token, so Try it out works with sessions.
-      uiConfig: { persistAuthorization: false, withCredentials: true, requestInterceptor: csrfRequestInterceptor },
+      uiConfig: {
+        persistAuthorization: false,
+        withCredentials: true,
+        requestInterceptor: csrfRequestInterceptor,
+      },
       staticCSP: false,
     })
   }

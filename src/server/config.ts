@@ -34,7 +34,8 @@ const KNOWN_WEAK_SECRETS = new Set(['changeme', 'secret', 'development', 'gateho
 function integer(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
+  // Decimal digits only: Number() would also take ' ' (0), '0x1F90' and '1e3'.
+  const value = /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`${name} must be an integer between ${min} and ${max} (got "${raw}")`)
   }

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { HTML_CSP, serializeCsp } from '../core/headers/index.ts'
-import { gatehouseErrorHandler, gatehouseNotFoundHandler } from '../fastify/error-handler.ts'
 import { securityHeadersPlugin } from '../fastify/browser/security-headers.ts'
+import { gatehouseErrorHandler, gatehouseNotFoundHandler } from '../fastify/error-handler.ts'
 
 export interface DemoOptions {
   /** Where the page sends its API calls, e.g. http://localhost:8000. */
@@ -25,7 +25,11 @@ export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstanc
   app.setNotFoundHandler(gatehouseNotFoundHandler)
   await app.register(securityHeadersPlugin, {
     hsts: false,
-    overrides: { html: { 'content-security-policy': serializeCsp({ ...HTML_CSP, 'connect-src': ["'self'", apiOrigin] }) } },
+    overrides: {
+      html: {
+        'content-security-policy': serializeCsp({ ...HTML_CSP, 'connect-src': ["'self'", apiOrigin] }),
+      },
+    },
   })
   app.get('/config.json', () => ({ apiBaseUrl: apiOrigin }))
   await app.register(fastifyStatic, { root: options.root ?? WEB_ROOT, index: 'index.html' })

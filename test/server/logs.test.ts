@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { Writable } from 'node:stream'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { loggerOptions } from '../../src/server/logger.ts'
+import { createSqliteDatabase, dialects, type TestDatabase } from '../helpers/databases.ts'
+import {
+  bearer,
+  login,
+  register,
+  requestToken,
+  startTestApp,
+  TEST_SECRET,
+  type TestApp,
+} from '../helpers/test-app.ts'
+
+const EMAIL = 'logs@example.com'
+const PASSWORD = 'Logged-Passw0rd-Secret!'
+const WRONG_PASSWORD = 'Logged-Wrong-Passw0rd?'
+/** The server's own logger options (level + redaction), as an object to extend. */
+const serverLogger = (level: string) => loggerOptions(level) as Record<string, unknown>
+const FIXTURE = fileURLToPath(new URL('./fixtures/default-logger-app.ts', import.meta.url))
+
+/** A pino destination that keeps every line. */
+function capture(): { stream: Writable; lines: string[] } {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split('\n').filter(Boolean))
+      done()
+    },
+  })
+  return { stream, lines }
+}
+
+/** Logs in, fails a login, calls /me with header + cookie + CSRF header, logs out. */
+async function exercise(t: TestApp): Promise<string[]> {
+  assert.equal((await register(t.app, EMAIL, PASSWORD)).statusCode, 201)
+  const token = await login(t.app, EMAIL, PASSWORD)
+  assert.equal((await requestToken(t.app, EMAIL, WRONG_PASSWORD)).statusCode, 401)
+  const me = await t.app.inject({
+    url: '/me',
+    headers: { ...bearer(token), cookie: `token=${token}; csrftoken=${token}`, 'x-csrftoken': token },
+  })
+  assert.equal(me.statusCode, 200)
+  assert.equal((await register(t.app, 'not-an-email', 'short')).statusCode, 422)
+  assert.equal(
+    (await t.app.inject({ method: 'POST', url: '/logout', headers: bearer(token) })).statusCode,
+    204,
+  )
+  return [PASSWORD, WRONG_PASSWORD, token, token.slice('gth_'.length)]
+}
+
+function assertNoSecrets(lines: string[], secrets: string[]): void {
+  for (const line of lines) {
+    for (const secret of secrets)
+      assert.ok(!line.includes(secret), `secret ${secret.slice(0, 6)}… in log: ${line}`)
+  }
+}
+
+for (const { dialect, skip, create } of dialects()) {
+  describe(`logs never carry credentials (${dialect})`, { skip }, () => {
+    describe('with the server logger options and Fastify’s request serializers', () => {
+      const { stream, lines } = capture()
+      let t: TestApp
+      before(async () => {
+        t = await startTestApp({ create, logger: { ...serverLogger('trace'), stream } as never })
+      })
+      after(() => t?.close())
+
+      it('logs requests but no password or token', async () => {
+        const secrets = await exercise(t)
+        assert.ok(lines.length >= 10, `only ${lines.length} log lines`)
+        assert.ok(
+          lines.some((line) => line.includes('"url":"/me"')),
+          'requests are not logged',
+        )
+        assertNoSecrets(lines, secrets)
+      })
+    })
+
+    describe('when request headers are logged too', () => {
+      const { stream, lines } = capture()
+      let t: TestApp
+      before(async () => {
+        const headerSerializer = {
+          req: (request: { method: string; url: string; headers: Record<string, unknown> }) => ({
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+          }),
+        }
+        t = await startTestApp({
+          create,
+          logger: { ...serverLogger('info'), serializers: headerSerializer, stream } as never,
+        })
+      })
+      after(() => t?.close())
+
+      it('redacts Authorization, Cookie and X-CSRFToken', async () => {
+        const secrets = await exercise(t)
+        const me = lines.map((line) => JSON.parse(line)).find((entry) => entry.req?.url === '/me')
+        assert.ok(me, 'no log line for /me')
+        assert.equal(me.req.headers.authorization, '[redacted]')
+        assert.equal(me.req.headers.cookie, '[redacted]')
+        assert.equal(me.req.headers['x-csrftoken'], '[redacted]')
+        assert.equal(me.req.headers['user-agent'], 'lightMyRequest', 'other headers are kept')
+        assertNoSecrets(lines, secrets)
+      })
+    })
+  })
+}
+
+// The logger does not depend on the database: one run, on SQLite, is enough for the child process.
+describe('logs of the default buildApp logger (LOG_LEVEL=debug, stdout, sqlite)', () => {
+  let database: TestDatabase
+  before(async () => {
+    database = await createSqliteDatabase()
+  })
+  after(() => database?.drop())
+
+  it('writes JSON logs to stdout with no password or token', () => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE], {
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        GATEHOUSE_SECRET: TEST_SECRET,
+        PRUNE_INTERVAL_SECONDS: '0',
+        LOG_LEVEL: 'debug',
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    assert.equal(child.status, 0, child.stderr)
+    const report = JSON.parse(child.stderr.trim().split('\n').at(-1) as string)
+    assert.equal(report.status, 200, 'the child could not log in')
+    const lines = child.stdout.split('\n').filter(Boolean)
+    assert.ok(lines.length >= 10, `only ${lines.length} log lines`)
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), line)
+    assert.ok(
+      lines.some((line) => line.includes('"url":"/me"')),
+      'requests are not logged',
+    )
+    const secrets: string[] = report.secrets
+    assert.equal(secrets.length, 3)
+    assertNoSecrets(lines, [...secrets, (secrets[2] as string).slice('gth_'.length)])
+  })
+})
