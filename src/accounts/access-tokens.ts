@@ -143,18 +143,17 @@ export async function pruneAccessTokens(
   idleTimeoutSeconds = 0,
   now = Date.now(),
 ): Promise<number> {
-  let query = db.deleteFrom('access_tokens').where('expires_at', '<=', now)
-  if (idleTimeoutSeconds > 0) {
-    const idleBefore = now - idleTimeoutSeconds * 1000
-    query = db
-      .deleteFrom('access_tokens')
-      .where((eb) =>
-        eb.or([
-          eb('expires_at', '<=', now),
-          eb(eb.fn.coalesce('last_used_at', 'created_at'), '<', idleBefore),
-        ]),
-      )
-  }
+  const idleBefore = now - idleTimeoutSeconds * 1000
+  const query = db
+    .deleteFrom('access_tokens')
+    .where((eb) =>
+      idleTimeoutSeconds > 0
+        ? eb.or([
+            eb('expires_at', '<=', now),
+            eb(eb.fn.coalesce('last_used_at', 'created_at'), '<', idleBefore),
+          ])
+        : eb('expires_at', '<=', now),
+    )
   const result = await query.executeTakeFirst()
   return Number(result.numDeletedRows)
 }
