@@ -2,7 +2,6 @@
 import { Command } from 'commander'
 import { createAccounts } from '../accounts/accounts.ts'
 import { findCredentialsByEmail } from '../accounts/users.ts'
-import { isGatehouseError } from '../core/errors.ts'
 import { createPasswordHasher } from '../core/passwords/index.ts'
 import { loadConfig } from '../server/config.ts'
 import { loadDotEnv } from '../server/env-file.ts'
@@ -95,13 +94,7 @@ program
 
 loadDotEnv()
 program.parseAsync().catch((error: unknown) => {
-  const message = isGatehouseError(error)
-    ? typeof error.detail === 'string'
-      ? error.detail
-      : JSON.stringify(error.detail)
-    : error instanceof Error
-      ? error.message
-      : String(error)
+  const message = error instanceof Error ? error.message : String(error)
   console.error(`gatehouse: ${message}`)
   process.exit(1)
 })

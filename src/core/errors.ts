@@ -32,6 +32,16 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS
 
+/** A readable message for a string detail or a FastAPI-style list of field errors. */
+function messageOf(detail: unknown): string | undefined {
+  if (typeof detail === 'string') return detail
+  if (!Array.isArray(detail)) return undefined
+  const messages = detail
+    .map((item) => (item as { msg?: unknown })?.msg)
+    .filter((msg) => typeof msg === 'string')
+  return messages.length > 0 ? messages.join('; ') : undefined
+}
+
 /** A domain error: knows its stable code, not how it reaches the client. */
 export class GatehouseError extends Error {
   readonly code: ErrorCode
@@ -42,7 +52,7 @@ export class GatehouseError extends Error {
 
   constructor(code: ErrorCode, options: { detail?: unknown; headers?: Record<string, string> } = {}) {
     const entry = ERRORS[code]
-    super(typeof options.detail === 'string' ? options.detail : entry.detail)
+    super(messageOf(options.detail) ?? entry.detail)
     this.name = 'GatehouseError'
     this.code = code
     this.status = entry.status

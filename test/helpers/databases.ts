@@ -21,7 +21,10 @@ export interface TestDatabase {
 
 export async function createSqliteDatabase(): Promise<TestDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
-  return { url: `sqlite:${join(dir, 'test.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) }
+  return {
+    url: `sqlite:${join(dir, 'test.db')}`,
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+  }
 }
 
 export async function createPostgresDatabase(serverUrl: string): Promise<TestDatabase> {
@@ -50,7 +53,11 @@ export async function createPostgresDatabase(serverUrl: string): Promise<TestDat
 }
 
 /** The dialects to run a suite on: SQLite always, PostgreSQL when TEST_DATABASE_URL is set. */
-export function dialects(): { dialect: Dialect; skip: string | false; create: () => Promise<TestDatabase> }[] {
+export function dialects(): {
+  dialect: Dialect
+  skip: string | false
+  create: () => Promise<TestDatabase>
+}[] {
   const postgres = service('postgres')
   return [
     { dialect: 'sqlite', skip: false, create: createSqliteDatabase },

@@ -39,6 +39,8 @@ export function hashArgon2id(password: string, parameters: Argon2Parameters): Pr
 }
 
 export async function verifyArgon2id(phc: string, password: string): Promise<boolean> {
+  // Only argon2id: the library would also verify argon2i/argon2d strings, which we never issue.
+  if (argon2idParameters(phc) === null) return false
   try {
     return await verify(phc, normalizePassword(password))
   } catch {

@@ -1,5 +1,8 @@
 import bcrypt from 'bcryptjs'
 
+/** bcrypt ignores everything after the 72nd byte of the password. */
+export const BCRYPT_MAX_BYTES = 72
+
 const BCRYPT_PREFIX = /^\$2[aby]\$\d{2}\$/
 
 export function isBcryptHash(stored: string): boolean {

@@ -5,7 +5,7 @@ import {
   isArgon2idOutdated,
   verifyArgon2id,
 } from './argon2id.ts'
-import { isBcryptHash, verifyBcrypt } from './bcrypt.ts'
+import { BCRYPT_MAX_BYTES, isBcryptHash, verifyBcrypt } from './bcrypt.ts'
 
 export interface VerifyResult {
   valid: boolean
@@ -39,6 +39,9 @@ export function createPasswordHasher(
         ? await verifyBcrypt(storedHash, password)
         : await verifyArgon2id(storedHash, password)
       if (!valid) return { valid, upgradedHash: null }
+      // bcrypt reads only the first 72 bytes: a longer password that verified may differ from the
+      // real one after byte 72, and rehashing it would silently replace the user's password.
+      if (isLegacy && Buffer.byteLength(password) > BCRYPT_MAX_BYTES) return { valid, upgradedHash: null }
       const isOutdated = isLegacy || isArgon2idOutdated(storedHash, parameters)
       return { valid, upgradedHash: isOutdated ? await hashArgon2id(password, parameters) : null }
     },

@@ -35,8 +35,10 @@ export function isWellFormedToken(value: string): boolean {
 
 /** Constant-time string equality (no early exit on the first differing byte). */
 export function safeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a)
-  const right = Buffer.from(b)
+  // UTF-16 code units, not UTF-8: UTF-8 turns every lone surrogate into U+FFFD, so different
+  // strings could encode to equal bytes.
+  const left = Buffer.from(a, 'utf16le')
+  const right = Buffer.from(b, 'utf16le')
   // timingSafeEqual needs equal lengths; comparing against itself keeps the time independent of b.
   if (left.length !== right.length) {
     timingSafeEqual(left, left)

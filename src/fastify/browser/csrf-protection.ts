@@ -69,7 +69,9 @@ async function csrfProtection(app: FastifyInstance, options: CsrfProtectionOptio
     if (refused) throw new GatehouseError('CROSS_SITE_REQUEST')
     if (request.routeOptions.config.csrf === false) return
     const session = request.cookies[sessionCookie]
-    if (!session || request.headers.authorization !== undefined) return
+    // Only a non-empty Authorization header replaces the cookie as the credential (currentUser
+    // treats an empty one as absent and falls back to the cookie).
+    if (!session || request.headers.authorization) return
     if (!hasValidToken(request, session)) throw new GatehouseError('CSRF_FAILED')
   })
 }

@@ -19,6 +19,13 @@ export interface SecurityHeadersOptions {
 
 type HeaderObject = Record<string, string>
 
+/** `/docs`, `/docs/…`, `/docs?…` — a whole path segment, not `/docs-private`. */
+function isUnder(url: string, prefix: string): boolean {
+  if (!url.startsWith(prefix)) return false
+  const next = url.charAt(prefix.length)
+  return next === '' || next === '/' || next === '?'
+}
+
 /**
  * One onSend hook writing a header set computed at boot (DESIGN.md §3: @fastify/helmet cost ~30 %
  * of an authenticated route's throughput here). The profile follows the response: HTML gets the
@@ -41,7 +48,7 @@ async function securityHeaders(app: FastifyInstance, options: SecurityHeadersOpt
   function profileOf(request: FastifyRequest, reply: FastifyReply): HeaderProfile | false {
     const forced = request.routeOptions.config.securityHeaders
     if (forced !== undefined) return forced
-    if (request.url.startsWith(docsPrefix)) return 'docs'
+    if (isUnder(request.url, docsPrefix)) return 'docs'
     const type = reply.getHeader('content-type')
     return typeof type === 'string' && type.startsWith('text/html') ? 'html' : 'api'
   }

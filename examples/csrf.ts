@@ -1,0 +1,78 @@
+/**
+ * The book's CSRF app (chapter 7, `chapter07/csrf/app.py`): register, log in with a form that sets
+ * the `token` session cookie, read (`GET /me`) and update (`POST /me`) the user from a page on
+ * http://localhost:9000, the update guarded by the `csrftoken` cookie echoed in `x-csrftoken`.
+ * Gatehouse adds: CSRF tokens signed and bound to the session (one minted before login is refused
+ * after it, so login rotates it), Fetch Metadata / Origin checks that refuse cross-site POSTs
+ * (login CSRF included), an exact CORS allowlist, hashed tokens at rest and security headers.
+ */
+import { randomBytes } from 'node:crypto'
+import { type Static, Type } from '@sinclair/typebox'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { sessionCookieOptions } from '../src/fastify/browser/cookies.ts'
+import { issueCsrfToken } from '../src/fastify/browser/csrf-protection.ts'
+import { apiKeyCookie, GatehouseError, gatehousePlugin, openGatehouse, type User } from '../src/index.ts'
+
+const Credentials = Type.Object({ email: Type.String({ format: 'email' }), password: Type.String() })
+const UserUpdate = Type.Object({ email: Type.String({ format: 'email' }) })
+const userRead = (user: User) => ({ id: user.id, email: user.email })
+
+export async function build(): Promise<FastifyInstance> {
+  const { accounts, close } = await openGatehouse({
+    databaseUrl: process.env.DATABASE_URL ?? 'sqlite:./data/csrf.db',
+  })
+  // Without CSRF_SECRET, a per-process secret: CSRF tokens then die with the process (fine here).
+  const csrfSecret = process.env.CSRF_SECRET ?? randomBytes(32).toString('base64url')
+  const app = Fastify({ logger: false })
+  app.addHook('onClose', close)
+  await app.register(gatehousePlugin, { accounts, csrfSecret, cors: { origins: ['http://localhost:9000'] } })
+  const { cookies, csrf } = app.gatehouse
+
+  // The book's APIKeyCookie: a missing cookie is 403, an invalid or expired token 401.
+  const currentUser = apiKeyCookie({
+    name: cookies.session,
+    errorStatus: 403,
+    verify: async (token, request) => {
+      const context = await accounts.validateToken(token)
+      if (!context) throw new GatehouseError('INVALID_TOKEN', { headers: { 'www-authenticate': 'APIKey' } })
+      request.auth = { ...context, via: 'cookie' }
+      request.user = context.user
+      return true
+    },
+  })
+
+  // The book's `GET /csrf` only set the cookie; here the token is in the body too, never cached.
+  app.get('/csrf', async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    return { csrf_token: issueCsrfToken(reply, csrf!, cookies.csrf, request.cookies[cookies.session]) }
+  })
+
+  app.post<{ Body: Static<typeof Credentials> }>(
+    '/register',
+    { schema: { body: Credentials } },
+    async (request, reply) => reply.code(201).send(userRead(await accounts.register(request.body))),
+  )
+
+  // No session yet, so no token to check; the Fetch Metadata / Origin layer still refuses login CSRF.
+  app.post<{ Body: Static<typeof Credentials> }>(
+    '/login',
+    { config: { csrf: false }, schema: { body: Credentials } },
+    async (request, reply) => {
+      const user = await accounts.authenticate(request.body.email, request.body.password)
+      if (!user) throw new GatehouseError('BAD_CREDENTIALS')
+      const { token } = await accounts.issueToken(user.id, 'session')
+      reply.setCookie(cookies.session, token, sessionCookieOptions(accounts.accessTokenTtlSeconds))
+      // A new CSRF token bound to the new session: the one the page held before login is now void.
+      return { csrf_token: issueCsrfToken(reply, csrf!, cookies.csrf, token) }
+    },
+  )
+
+  app.get('/me', { onRequest: currentUser }, (request) => userRead(request.user!))
+
+  app.post<{ Body: Static<typeof UserUpdate> }>(
+    '/me',
+    { onRequest: currentUser, schema: { body: UserUpdate } },
+    async (request) => userRead(await accounts.changeEmail(request.user!.id, request.body.email)),
+  )
+  return app
+}
