@@ -70,7 +70,9 @@ try {
     for (let i = 0; i < LOGINS; i++) verifySync(row.hashed_password, PASSWORD)
   })
   const line = (label: string, r: { maxMs: number; tookMs: number }) =>
-    console.log(`${label.padEnd(46)} max event-loop lag ${r.maxMs.toFixed(1)} ms (work took ${r.tookMs.toFixed(0)} ms)`)
+    console.log(
+      `${label.padEnd(46)} max event-loop lag ${r.maxMs.toFixed(1)} ms (work took ${r.tookMs.toFixed(0)} ms)`,
+    )
   line('idle (200 ms)', idle)
   line(`${LOGINS} concurrent POST /token (async argon2id)`, async)
   line(`${LOGINS} argon2id verifies with the Sync API`, sync)
