@@ -6,7 +6,7 @@
  * preflights cached for ten minutes (the book's `max_age=-1` was "only for the sake of the example").
  */
 import Fastify, { type FastifyInstance } from 'fastify'
-import { corsPlugin } from '../src/fastify/browser/cors.ts'
+import { corsPlugin } from '../src/index.ts'
 
 export async function build(): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })

@@ -9,9 +9,15 @@
 import { randomBytes } from 'node:crypto'
 import { type Static, Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { sessionCookieOptions } from '../src/fastify/browser/cookies.ts'
-import { issueCsrfToken } from '../src/fastify/browser/csrf-protection.ts'
-import { apiKeyCookie, GatehouseError, gatehousePlugin, openGatehouse, type User } from '../src/index.ts'
+import {
+  apiKeyCookie,
+  GatehouseError,
+  gatehousePlugin,
+  issueCsrfToken,
+  openGatehouse,
+  startSession,
+  type User,
+} from '../src/index.ts'
 
 const Credentials = Type.Object({ email: Type.String({ format: 'email' }), password: Type.String() })
 const UserUpdate = Type.Object({ email: Type.String({ format: 'email' }) })
@@ -26,7 +32,7 @@ export async function build(): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   app.addHook('onClose', close)
   await app.register(gatehousePlugin, { accounts, csrfSecret, cors: { origins: ['http://localhost:9000'] } })
-  const { cookies, csrf } = app.gatehouse
+  const { cookies } = app.gatehouse
 
   // The book's APIKeyCookie: a missing cookie is 403, an invalid or expired token 401.
   const currentUser = apiKeyCookie({
@@ -42,10 +48,7 @@ export async function build(): Promise<FastifyInstance> {
   })
 
   // The book's `GET /csrf` only set the cookie; here the token is in the body too, never cached.
-  app.get('/csrf', async (request, reply) => {
-    reply.header('cache-control', 'no-store')
-    return { csrf_token: issueCsrfToken(reply, csrf!, cookies.csrf, request.cookies[cookies.session]) }
-  })
+  app.get('/csrf', async (request, reply) => ({ csrf_token: issueCsrfToken(request, reply) }))
 
   app.post<{ Body: Static<typeof Credentials> }>(
     '/register',
@@ -60,10 +63,8 @@ export async function build(): Promise<FastifyInstance> {
     async (request, reply) => {
       const user = await accounts.authenticate(request.body.email, request.body.password)
       if (!user) throw new GatehouseError('BAD_CREDENTIALS')
-      const { token } = await accounts.issueToken(user.id, 'session')
-      reply.setCookie(cookies.session, token, sessionCookieOptions(accounts.accessTokenTtlSeconds))
-      // A new CSRF token bound to the new session: the one the page held before login is now void.
-      return { csrf_token: issueCsrfToken(reply, csrf!, cookies.csrf, token) }
+      // A fresh session, and a CSRF token bound to it: the one the page held before login is void.
+      return { csrf_token: await startSession(request, reply, user) }
     },
   )
 

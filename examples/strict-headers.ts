@@ -10,9 +10,14 @@
 import { randomBytes } from 'node:crypto'
 import { type Static, Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
-import { sessionCookieOptions } from '../src/fastify/browser/cookies.ts'
-import { issueCsrfToken } from '../src/fastify/browser/csrf-protection.ts'
-import { currentUser, GatehouseError, gatehousePlugin, openGatehouse, type User } from '../src/index.ts'
+import {
+  currentUser,
+  GatehouseError,
+  gatehousePlugin,
+  openGatehouse,
+  startSession,
+  type User,
+} from '../src/index.ts'
 
 const Credentials = Type.Object({ email: Type.String({ format: 'email' }), password: Type.String() })
 const UserIdParams = Type.Object({ user_id: Type.Integer() })
@@ -28,7 +33,7 @@ export async function build(): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   app.addHook('onClose', close)
   await app.register(gatehousePlugin, { accounts, csrfSecret })
-  const { cookies, csrf } = app.gatehouse
+  const { cookies } = app.gatehouse
   const signedIn = currentUser({ sessionCookie: cookies.session })
   /** Only the owner: a guessable id in the path must not open another user's data (OWASP IDOR). */
   const ownerId = (request: FastifyRequest<Params>) => {
@@ -47,9 +52,7 @@ export async function build(): Promise<FastifyInstance> {
     async (request, reply) => {
       const user = await accounts.authenticate(request.body.email, request.body.password)
       if (!user) throw new GatehouseError('BAD_CREDENTIALS')
-      const { token } = await accounts.issueToken(user.id, 'session')
-      reply.setCookie(cookies.session, token, sessionCookieOptions(accounts.accessTokenTtlSeconds))
-      return { csrf_token: issueCsrfToken(reply, csrf!, cookies.csrf, token) }
+      return { csrf_token: await startSession(request, reply, user) }
     },
   )
   app.get('/profile', { onRequest: signedIn }, (request) => userRead(request.user!))

@@ -1,9 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
 import { type CsrfTokens, createCrossSiteCheck, isSameToken, isUnsafeMethod } from '../../core/csrf/index.ts'
 import { GatehouseError } from '../../core/errors.ts'
 import { hashToken } from '../../core/tokens/index.ts'
-import { CSRF_COOKIE_OPTIONS } from './cookies.ts'
 import './route-config.ts'
 
 export interface CsrfProtectionOptions {
@@ -22,18 +21,6 @@ const VARY = 'Origin, Sec-Fetch-Site'
 /** The session a CSRF token is bound to: the hash of the session cookie, '' when signed out. */
 export function sessionBinding(sessionToken: string | undefined): string {
   return sessionToken ? hashToken(sessionToken) : ''
-}
-
-/** Mints a token for this session, sets it as the CSRF cookie and returns it (for the body). */
-export function issueCsrfToken(
-  reply: FastifyReply,
-  tokens: CsrfTokens,
-  csrfCookie: string,
-  sessionToken: string | undefined,
-): string {
-  const token = tokens.issue(sessionBinding(sessionToken))
-  reply.setCookie(csrfCookie, token, CSRF_COOKIE_OPTIONS)
-  return token
 }
 
 /**

@@ -2,10 +2,9 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { toPublicUser } from '../../accounts/user.ts'
 import { GatehouseError } from '../../core/errors.ts'
-import { CLEAR_SITE_DATA_COOKIES, NO_STORE } from '../../core/headers/index.ts'
-import { hashToken } from '../../core/tokens/index.ts'
+import { CLEAR_SITE_DATA_COOKIES } from '../../core/headers/index.ts'
 import { CSRF_COOKIE_OPTIONS, expiredCookieOptions, sessionCookieOptions } from '../browser/cookies.ts'
-import { issueCsrfToken } from '../browser/csrf-protection.ts'
+import { issueCsrfToken, startSession } from '../browser/session.ts'
 import { currentUser } from '../current-user.ts'
 import { ErrorRef, UserRef } from '../schemas.ts'
 
@@ -20,8 +19,7 @@ const LoginResponse = Type.Object({ user: UserRef, csrf_token: Type.String() })
 export async function sessionRoutes(app: FastifyInstance): Promise<void> {
   const { accounts, cookies, csrf } = app.gatehouse
   if (!csrf) throw new Error('session routes need CSRF protection: give the gatehouse plugin a csrfSecret')
-  const ttlSeconds = accounts.accessTokenTtlSeconds
-  const sessionCookie = sessionCookieOptions(ttlSeconds)
+  const sessionCookie = sessionCookieOptions(accounts.accessTokenTtlSeconds)
 
   app.get(
     '/csrf',
@@ -32,10 +30,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
         response: { 200: CsrfResponse },
       },
     },
-    async (request, reply) => {
-      reply.header('cache-control', NO_STORE)
-      return { csrf_token: issueCsrfToken(reply, csrf, cookies.csrf, request.cookies[cookies.session]) }
-    },
+    async (request, reply) => ({ csrf_token: issueCsrfToken(request, reply) }),
   )
 
   app.post<{ Body: Static<typeof LoginBody> }>(
@@ -54,15 +49,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const user = await accounts.authenticate(request.body.email, request.body.password)
       if (!user) throw new GatehouseError('BAD_CREDENTIALS')
-      // A fresh token every time, never the one the browser sent: no session fixation (OWASP
-      // Session Management Cheat Sheet, "Renew the Session ID After Any Privilege Level Change").
-      const previous = request.cookies[cookies.session]
-      if (previous) await accounts.revokeToken(hashToken(previous))
-      const issued = await accounts.issueToken(user.id, 'session')
-      reply.setCookie(cookies.session, issued.token, sessionCookie)
-      reply.header('cache-control', NO_STORE)
-      // Login rotates the CSRF token: one minted before login is bound to no session.
-      return { user: toPublicUser(user), csrf_token: issueCsrfToken(reply, csrf, cookies.csrf, issued.token) }
+      return { user: toPublicUser(user), csrf_token: await startSession(request, reply, user) }
     },
   )
 
