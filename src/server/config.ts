@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { parseOriginList } from '../core/cors/origin.ts'
 
 export type Environment = 'development' | 'production'
 
@@ -69,13 +70,6 @@ function secret(env: Env, mode: Environment): { secret: string; secretIsEphemera
   return { secret: randomBytes(32).toString('base64url'), secretIsEphemeral: true }
 }
 
-function origins(value: string): string[] {
-  return value
-    .split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean)
-}
-
 export function loadConfig(env: Env = process.env): GatehouseConfig {
   const mode = environment(env)
   const demoPort = integer(env, 'DEMO_PORT', mode === 'production' ? 0 : 9000, 0, 65535)
@@ -96,7 +90,7 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024),
     logLevel: env.LOG_LEVEL || 'info',
     docs: mode === 'development' || env.GATEHOUSE_DOCS === '1',
-    corsOrigins: origins(env.CORS_ORIGINS ?? defaultOrigins),
+    corsOrigins: parseOriginList(env.CORS_ORIGINS ?? defaultOrigins),
     corsMaxAgeSeconds: integer(env, 'CORS_MAX_AGE_SECONDS', 600),
   }
 }

@@ -45,3 +45,17 @@ export function parseOriginList(csv: string): string[] {
     .map((entry) => entry.trim())
     .filter((entry) => entry.length > 0)
 }
+
+/**
+ * Canonical forms of configured origins, or an error naming the bad entry (`where[index]`): the
+ * one validation the CORS allowlist and the CSRF trusted origins share.
+ */
+export function canonicalOrigins(values: readonly unknown[], where: string, expected: string): string[] {
+  return values.map((origin, index) => {
+    const canonical = typeof origin === 'string' ? normalizeOrigin(origin) : null
+    if (canonical === null) {
+      throw new Error(`${where}[${index}] ${JSON.stringify(origin)} is not an origin; expected ${expected}`)
+    }
+    return canonical
+  })
+}

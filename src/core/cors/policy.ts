@@ -1,4 +1,4 @@
-import { normalizeOrigin } from './origin.ts'
+import { canonicalOrigins, normalizeOrigin } from './origin.ts'
 
 /**
  * The CORS allowlist, validated once at boot so a misconfiguration fails the start, never a request
@@ -92,16 +92,11 @@ function normalizeOrigins(origins: unknown, credentials: boolean): readonly stri
     }
     return Object.freeze([WILDCARD_ORIGIN])
   }
-  const canonical = origins.map((origin, index) => {
-    const normalized = typeof origin === 'string' ? normalizeOrigin(origin) : null
-    if (normalized === null) {
-      throw new Error(
-        `createCorsPolicy: origins[${index}] ${JSON.stringify(origin)} is not an origin; ` +
-          'expected scheme://host[:port] with http or https, no path, query, trailing slash or userinfo',
-      )
-    }
-    return normalized
-  })
+  const canonical = canonicalOrigins(
+    origins,
+    'createCorsPolicy: origins',
+    'scheme://host[:port] with http or https, no path, query, trailing slash or userinfo',
+  )
   return Object.freeze([...new Set(canonical)])
 }
 

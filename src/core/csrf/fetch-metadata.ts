@@ -1,4 +1,4 @@
-import { normalizeOrigin } from '../cors/origin.ts'
+import { canonicalOrigins, normalizeOrigin } from '../cors/origin.ts'
 import { isUnsafeMethod } from './methods.ts'
 
 /**
@@ -78,15 +78,10 @@ function validateTrustedOrigins(trustedOrigins: unknown): string[] {
   if (!Array.isArray(trustedOrigins)) {
     throw new TypeError('createCrossSiteCheck: trustedOrigins must be an array of origins')
   }
-  return trustedOrigins.map((origin, index) => {
-    const canonical = typeof origin === 'string' ? normalizeOrigin(origin) : null
-    if (canonical === null) {
-      // '*' lands here too: trusting every origin would switch the check off.
-      throw new Error(
-        `createCrossSiteCheck: trustedOrigins[${index}] ${JSON.stringify(origin)} is not an origin; ` +
-          'expected scheme://host[:port] with http or https, no path, no wildcard',
-      )
-    }
-    return canonical
-  })
+  // '*' is refused too: trusting every origin would switch the check off.
+  return canonicalOrigins(
+    trustedOrigins,
+    'createCrossSiteCheck: trustedOrigins',
+    'scheme://host[:port] with http or https, no path, no wildcard',
+  )
 }
