@@ -32,6 +32,7 @@ async function gatehouse(): Promise<{ port: number; token: string }> {
     GATEHOUSE_SECRET: 'bench-secret-bench-secret-bench-secret',
     PRUNE_INTERVAL_SECONDS: '0',
     ...(process.env.BENCH_DATABASE_URL ? { DATABASE_URL: process.env.BENCH_DATABASE_URL } : {}),
+    ...(process.env.TOKEN_CACHE_SECONDS ? { TOKEN_CACHE_SECONDS: process.env.TOKEN_CACHE_SECONDS } : {}),
   })
   // Same logger setting as the bare route: we measure the framework and auth, not log I/O.
   const app = await buildApp(config, { logger: false })

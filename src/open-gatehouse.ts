@@ -9,6 +9,8 @@ export interface OpenGatehouseOptions {
   accessTokenTtlSeconds?: number
   idleTimeoutSeconds?: number
   touchIntervalSeconds?: number
+  /** Seconds a validated token is remembered in memory (default 5; 0 turns it off). */
+  tokenCacheSeconds?: number
   argon2?: Argon2Parameters
 }
 
@@ -33,6 +35,7 @@ export async function openGatehouse(options: OpenGatehouseOptions = {}): Promise
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 86400,
     idleTimeoutSeconds: options.idleTimeoutSeconds ?? 0,
     touchIntervalSeconds: options.touchIntervalSeconds ?? 60,
+    tokenCacheSeconds: options.tokenCacheSeconds ?? 5,
   })
   return { accounts, store, close: () => store.close() }
 }

@@ -1,6 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely'
 import { generateToken, hashToken, isWellFormedToken } from '../core/tokens/index.ts'
 import type { Database } from '../store/schema.ts'
+import type { TokenCache } from './token-cache.ts'
 import { rowToUser, type User } from './user.ts'
 
 export type TokenKind = 'bearer' | 'session'
@@ -47,6 +48,8 @@ export interface ValidateOptions {
   now?: number
   /** Called with the failure when the throttled last_used_at write fails (it is not awaited). */
   onTouchError?: (error: unknown) => void
+  /** Recently validated tokens; null or absent: every validation reads the database. */
+  cache?: TokenCache | null
 }
 
 /**
@@ -100,10 +103,12 @@ export async function validateAccessToken(
 ): Promise<AccessTokenContext | null> {
   if (!isWellFormedToken(token)) return null
   const tokenHash = hashToken(token)
+  const now = options.now ?? Date.now()
+  const cached = options.cache?.get(tokenHash, now)
+  if (cached !== undefined) return cached
   const { rows } = await db.executeQuery<TokenLookupRow>(CompiledQuery.raw(tokenLookupSql(db), [tokenHash]))
   const row = rows[0]
   if (!row) return null
-  const now = options.now ?? Date.now()
   if (row.expires_at <= now || row.is_active !== 1) return null
   const lastActivity = row.last_used_at ?? row.token_created_at
   if (options.idleTimeoutSeconds > 0 && now - lastActivity > options.idleTimeoutSeconds * 1000) return null
@@ -116,7 +121,7 @@ export async function validateAccessToken(
       .execute()
       .catch((error: unknown) => options.onTouchError?.(error))
   }
-  return {
+  const context: AccessTokenContext = {
     user: rowToUser(row),
     tokenId: row.token_id,
     tokenHash,
@@ -124,6 +129,8 @@ export async function validateAccessToken(
     createdAt: new Date(row.token_created_at),
     expiresAt: new Date(row.expires_at),
   }
+  options.cache?.set(tokenHash, context, now)
+  return context
 }
 
 /** Logout: the token row is deleted, so the token is refused everywhere at once. */

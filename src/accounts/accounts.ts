@@ -13,6 +13,7 @@ import {
   validateAccessToken,
 } from './access-tokens.ts'
 import { type Preferences, readPreferences, writePreferences } from './preferences.ts'
+import { createTokenCache } from './token-cache.ts'
 import type { User } from './user.ts'
 import { findCredentialsByEmail, findUserById, insertUser, updateEmail, updatePasswordHash } from './users.ts'
 
@@ -22,6 +23,8 @@ export interface AccountsOptions {
   accessTokenTtlSeconds: number
   idleTimeoutSeconds: number
   touchIntervalSeconds: number
+  /** Seconds a validated token is remembered in memory (0: always read the database). */
+  tokenCacheSeconds?: number
   onBackgroundError?: (error: unknown) => void
 }
 
@@ -39,10 +42,12 @@ function assertPasswordPolicy(password: string): void {
 /** The account use cases, over one store and one hasher. Knows nothing of HTTP. */
 export function createAccounts(options: AccountsOptions) {
   const { db, hasher } = options
+  const cache = createTokenCache({ ttlSeconds: options.tokenCacheSeconds ?? 0 })
   const validateOptions = {
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     touchIntervalSeconds: options.touchIntervalSeconds,
     onTouchError: options.onBackgroundError,
+    cache,
   }
 
   return {
@@ -80,11 +85,22 @@ export function createAccounts(options: AccountsOptions) {
       return validateAccessToken(db, token, validateOptions)
     },
 
-    revokeToken: (tokenHash: string) => revokeAccessToken(db, tokenHash),
-    revokeUserTokens: (userId: number) => revokeUserTokens(db, userId),
+    async revokeToken(tokenHash: string): Promise<boolean> {
+      cache?.deleteToken(tokenHash)
+      return revokeAccessToken(db, tokenHash)
+    },
+    async revokeUserTokens(userId: number): Promise<number> {
+      cache?.deleteUser(userId)
+      return revokeUserTokens(db, userId)
+    },
     pruneTokens: () => pruneAccessTokens(db, options.idleTimeoutSeconds),
     findUserById: (id: number) => findUserById(db, id),
-    changeEmail: (userId: number, email: string) => updateEmail(db, userId, email),
+    async changeEmail(userId: number, email: string): Promise<User> {
+      const user = await updateEmail(db, userId, email)
+      // Cached sessions of this user carry the old email.
+      cache?.deleteUser(userId)
+      return user
+    },
 
     /** Re-checks the current password of a signed-in user (step-up before sensitive changes). */
     async verifyPassword(user: User, password: string): Promise<boolean> {

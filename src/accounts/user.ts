@@ -36,7 +36,19 @@ export function rowToUser(row: UserRow): User {
   }
 }
 
+// Users are immutable values, and the token cache hands out the same one for many requests.
+const publicUsers = new WeakMap<User, PublicUser>()
+
 export function toPublicUser(user: User): PublicUser {
+  let publicUser = publicUsers.get(user)
+  if (publicUser === undefined) {
+    publicUser = buildPublicUser(user)
+    publicUsers.set(user, publicUser)
+  }
+  return publicUser
+}
+
+function buildPublicUser(user: User): PublicUser {
   return {
     id: user.id,
     email: user.email,

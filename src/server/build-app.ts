@@ -49,6 +49,7 @@ export async function buildApp(
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     touchIntervalSeconds: config.touchIntervalSeconds,
+    tokenCacheSeconds: config.tokenCacheSeconds,
     onBackgroundError: (error) => app.log.warn({ err: error }, 'background write failed'),
   })
 

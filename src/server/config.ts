@@ -17,6 +17,8 @@ export interface GatehouseConfig {
   accessTokenTtlSeconds: number
   idleTimeoutSeconds: number
   touchIntervalSeconds: number
+  /** Validated tokens are remembered this long; revocations by another process take this long. */
+  tokenCacheSeconds: number
   pruneIntervalSeconds: number
   /** A session younger than this may change the email without re-entering the password. */
   freshSessionSeconds: number
@@ -85,6 +87,7 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 86400, 1),
     idleTimeoutSeconds: integer(env, 'ACCESS_TOKEN_IDLE_SECONDS', 0),
     touchIntervalSeconds: integer(env, 'TOKEN_TOUCH_INTERVAL_SECONDS', 60, 1),
+    tokenCacheSeconds: integer(env, 'TOKEN_CACHE_SECONDS', 5, 0, 300),
     pruneIntervalSeconds: integer(env, 'PRUNE_INTERVAL_SECONDS', 3600, 0),
     freshSessionSeconds: integer(env, 'FRESH_SESSION_SECONDS', 600, 0),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024),

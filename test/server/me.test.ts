@@ -134,11 +134,25 @@ for (const { dialect, skip, create } of dialects()) {
       assertInvalidToken(await get('/me', bearer(stored)))
       assertInvalidToken(await get('/me', bearer(`gth_${stored}`)))
     })
+  })
+
+  // Deleting or deactivating a user straight in the database is what another process (the CLI, a
+  // second instance) does: this instance sees it once its token cache entry expires.
+  describe(`users changed by another process (${dialect})`, { skip }, () => {
+    let t: TestApp
+    const get = (url: string, headers: Record<string, string> = {}) =>
+      t.app.inject({ method: 'GET', url, headers })
+    before(async () => {
+      t = await startTestApp({ create, env: { TOKEN_CACHE_SECONDS: '1' } })
+    })
+    after(() => t?.close())
+    const afterCacheTtl = () => new Promise((resolve) => setTimeout(resolve, 1100))
 
     it('refuses the token of a deleted user', async () => {
       const doomed = await registerAndLogin(t.app, 'doomed@example.com', PASSWORD)
       assert.equal((await get('/me', bearer(doomed.token))).statusCode, 200)
       assert.equal(await deleteUser(t.store.db, doomed.id), true)
+      await afterCacheTtl()
       assertInvalidToken(await get('/me', bearer(doomed.token)))
       assertInvalidToken(await get('/protected-route', bearer(doomed.token)))
     })
@@ -147,6 +161,7 @@ for (const { dialect, skip, create } of dialects()) {
       const inactive = await registerAndLogin(t.app, 'inactive@example.com', PASSWORD)
       assert.equal((await get('/me', bearer(inactive.token))).statusCode, 200)
       await t.store.db.updateTable('users').set({ is_active: 0 }).where('id', '=', inactive.id).execute()
+      await afterCacheTtl()
       assertInvalidToken(await get('/me', bearer(inactive.token)))
     })
   })

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import crypto, { randomBytes, timingSafeEqual } from 'node:crypto'
 
 /**
  * Opaque access tokens: `gth_` + 256 random bits in base64url.
@@ -24,8 +24,14 @@ export function generateToken(): IssuedToken {
   return { token, tokenHash: hashToken(token) }
 }
 
+// crypto.hash (Node >= 20.12) is the one-shot form: no Hash object per request on the hot path.
+const sha256Hex: (value: string) => string =
+  typeof crypto.hash === 'function'
+    ? (value) => crypto.hash('sha256', value, 'hex')
+    : (value) => crypto.createHash('sha256').update(value).digest('hex')
+
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex')
+  return sha256Hex(token)
 }
 
 /** Cheap shape check before any database work: garbage never reaches the store. */

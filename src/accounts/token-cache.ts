@@ -1,0 +1,75 @@
+import type { AccessTokenContext } from './access-tokens.ts'
+
+/**
+ * A short-lived, bounded memory of recently validated tokens, keyed by the token's SHA-256 (never
+ * the token itself), so the authenticated hot path does not query the database on every request.
+ *
+ * Safety: revocations, logouts and email changes made through this process drop the affected
+ * entries at once; an entry never outlives its token's expiry; a change made by another process
+ * (the CLI, a second instance) is seen within `ttlSeconds`. Set the TTL to 0 to turn it off.
+ * Unknown tokens are never cached, so random guesses cannot fill it.
+ */
+export interface TokenCache {
+  /** The cached context, or undefined when not cached (or stale). */
+  get(tokenHash: string, now: number): AccessTokenContext | undefined
+  set(tokenHash: string, context: AccessTokenContext, now: number): void
+  /** Forgets the token, and refuses to cache it again for one TTL. */
+  deleteToken(tokenHash: string, now?: number): void
+  /** Forgets every token of the user, and caches none of them for one TTL. */
+  deleteUser(userId: number, now?: number): void
+}
+
+interface Entry {
+  context: AccessTokenContext
+  validUntil: number
+}
+
+export function createTokenCache(options: { ttlSeconds: number; maxEntries?: number }): TokenCache | null {
+  if (options.ttlSeconds <= 0) return null
+  const ttlMs = options.ttlSeconds * 1000
+  const maxEntries = options.maxEntries ?? 10_000
+  const entries = new Map<string, Entry>()
+  // Tombstones: a validation that read the database just before a revocation must not put the
+  // token back once the revocation has cleared it, so nothing is cached for these for one TTL.
+  const revokedTokens = new Map<string, number>()
+  const revokedUsers = new Map<number, number>()
+  const isTombstoned = <K>(tombstones: Map<K, number>, key: K, now: number) => {
+    const until = tombstones.get(key)
+    if (until === undefined) return false
+    if (until > now) return true
+    tombstones.delete(key)
+    return false
+  }
+
+  return {
+    get(tokenHash, now) {
+      const entry = entries.get(tokenHash)
+      if (entry === undefined) return undefined
+      if (entry.validUntil <= now) {
+        entries.delete(tokenHash)
+        return undefined
+      }
+      return entry.context
+    },
+    set(tokenHash, context, now) {
+      if (isTombstoned(revokedTokens, tokenHash, now) || isTombstoned(revokedUsers, context.user.id, now)) return
+      if (entries.size >= maxEntries) {
+        // Map iteration is insertion order: the oldest entry goes first.
+        entries.delete(entries.keys().next().value as string)
+      }
+      entries.set(tokenHash, { context, validUntil: Math.min(now + ttlMs, context.expiresAt.getTime()) })
+    },
+    deleteToken(tokenHash, now = Date.now()) {
+      entries.delete(tokenHash)
+      if (revokedTokens.size >= maxEntries) revokedTokens.clear()
+      revokedTokens.set(tokenHash, now + ttlMs)
+    },
+    deleteUser(userId, now = Date.now()) {
+      if (revokedUsers.size >= maxEntries) revokedUsers.clear()
+      revokedUsers.set(userId, now + ttlMs)
+      for (const [tokenHash, entry] of entries) {
+        if (entry.context.user.id === userId) entries.delete(tokenHash)
+      }
+    },
+  }
+}
