@@ -52,7 +52,8 @@ export function createTokenCache(options: { ttlSeconds: number; maxEntries?: num
       return entry.context
     },
     set(tokenHash, context, now) {
-      if (isTombstoned(revokedTokens, tokenHash, now) || isTombstoned(revokedUsers, context.user.id, now)) return
+      if (isTombstoned(revokedTokens, tokenHash, now) || isTombstoned(revokedUsers, context.user.id, now))
+        return
       if (entries.size >= maxEntries) {
         // Map iteration is insertion order: the oldest entry goes first.
         entries.delete(entries.keys().next().value as string)
