@@ -3,21 +3,26 @@ import { buildApp } from './build-app.ts'
 import type { GatehouseConfig } from './config.ts'
 import { buildDemoApp } from './demo-server.ts'
 
-/** Builds and listens; closes gracefully on SIGINT/SIGTERM (in-flight requests finish). */
+/**
+ * Builds the API (and the demo front end on its own port), then listens; closes both gracefully
+ * on SIGINT/SIGTERM (in-flight requests finish).
+ */
 export async function serve(config: GatehouseConfig): Promise<FastifyInstance> {
   const app = await buildApp(config)
   if (config.secretIsEphemeral) {
     app.log.warn('GATEHOUSE_SECRET is not set: using a per-process secret (CSRF tokens end with the process)')
   }
+  const demo =
+    config.demoPort > 0 ? await buildDemoApp({ apiBaseUrl: `http://localhost:${config.port}` }) : null
+  // Hooks must be added before listen(): Fastify refuses them on a started instance.
+  if (demo) app.addHook('onClose', () => demo.close())
+
   await app.listen({ host: config.host, port: config.port })
   const docs = config.docs ? ` docs at http://${displayHost(config.host)}:${config.port}/docs` : ''
   app.log.info(`Gatehouse API on http://${displayHost(config.host)}:${config.port}${docs}`)
-
-  if (config.demoPort > 0) {
-    const demo = await buildDemoApp({ apiBaseUrl: `http://localhost:${config.port}` })
+  if (demo) {
     await demo.listen({ host: config.host, port: config.demoPort })
-    app.log.info(`Demo app on http://localhost:${config.demoPort}`)
-    app.addHook('onClose', () => demo.close())
+    app.log.info(`Demo app on http://${displayHost(config.host)}:${config.demoPort}`)
   }
 
   const shutdown = (signal: string) => {

@@ -400,12 +400,22 @@ describe('a bad DATABASE_URL', SUITE_TIMEOUT, () => {
 
 describe('gatehouse serve', SUITE_TIMEOUT, () => {
   /** Starts serve, checks /healthz on 127.0.0.1, sends SIGTERM to the PID, checks a clean exit. */
-  async function serveAndStop(env: Record<string, string>): Promise<void> {
+  async function serveAndStop(env: Record<string, string>, demoPort = 0): Promise<void> {
     const port = await freePort()
-    const running = start(['serve'], { ...env, PORT: String(port), DEMO_PORT: '0' })
+    const running = start(['serve'], { ...env, PORT: String(port), DEMO_PORT: String(demoPort) })
     const health = await waitForHttp(`http://127.0.0.1:${port}/healthz`, running, CHILD_TIMEOUT_MS - 5000)
     assert.equal(health.status, 200)
     assert.deepEqual(await health.json(), { status: 'ok' })
+    if (demoPort > 0) {
+      const page = await waitForHttp(`http://127.0.0.1:${demoPort}/`, running, 10_000)
+      assert.equal(page.status, 200)
+      assert.match(
+        String(page.headers.get('content-security-policy')),
+        /connect-src 'self' http:\/\/localhost:/,
+      )
+      const config = await fetch(`http://127.0.0.1:${demoPort}/config.json`)
+      assert.deepEqual(await config.json(), { apiBaseUrl: `http://localhost:${port}` })
+    }
 
     const pid = running.child.pid
     assert.ok(pid, 'no PID')
@@ -421,6 +431,7 @@ describe('gatehouse serve', SUITE_TIMEOUT, () => {
     assert.equal(result.signal, null, `killed by ${result.signal}`)
     assert.equal(result.code, 0, result.stderr)
     await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'still listening after exit')
+    if (demoPort > 0) await assert.rejects(fetch(`http://127.0.0.1:${demoPort}/`), 'demo still listening')
   }
 
   test('starts on PORT, answers GET /healthz 200 on 127.0.0.1, and exits 0 within 5 s of SIGTERM', async () => {
@@ -428,6 +439,11 @@ describe('gatehouse serve', SUITE_TIMEOUT, () => {
     await serveAndStop({ DATABASE_URL: url })
     // serve migrated the database before listening.
     assert.deepEqual(await usersIn(url), [])
+  })
+
+  test("npm start's default: also serves the demo app on DEMO_PORT, and stops it with the API", async () => {
+    const { url } = await freshDatabase()
+    await serveAndStop({ DATABASE_URL: url }, await freePort())
   })
 
   test('GATEHOUSE_ENV=production without GATEHOUSE_SECRET exits non-zero, naming GATEHOUSE_SECRET', async () => {
