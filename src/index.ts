@@ -1,4 +1,9 @@
 export * from './accounts/index.ts'
+export {
+  createLoginThrottle,
+  type LoginThrottle,
+  type LoginThrottleOptions,
+} from './accounts/login-throttle.ts'
 export type { CorsPolicyOptions } from './core/cors/index.ts'
 export * from './core/errors.ts'
 export * from './core/passwords/index.ts'

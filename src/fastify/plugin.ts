@@ -3,6 +3,7 @@ import fastifyFormbody from '@fastify/formbody'
 import type { FastifyInstance } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
 import type { Accounts } from '../accounts/index.ts'
+import { createLoginThrottle, type LoginThrottle } from '../accounts/login-throttle.ts'
 import type { CorsPolicyOptions } from '../core/cors/index.ts'
 import { createCsrfTokens } from '../core/csrf/index.ts'
 import { corsPlugin } from './browser/cors.ts'
@@ -23,6 +24,12 @@ export interface GatehousePluginOptions {
   cors?: CorsPolicyOptions
   /** Security headers on every response (on unless false). */
   securityHeaders?: SecurityHeadersOptions | false
+  /**
+   * Failed password checks per account and per client IP, blocked past a limit (429). On by
+   * default with per-process counters; pass `createLoginThrottle({ redis })` to share them across
+   * instances, or false to turn it off.
+   */
+  loginThrottle?: LoginThrottle | false
 }
 
 export const DEVELOPMENT_COOKIES: CookieNames = { session: 'token', csrf: 'csrftoken' }
@@ -33,7 +40,11 @@ async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions):
   if (!options.accounts) throw new TypeError('gatehouse plugin: the "accounts" option is required')
   const cookies = { ...DEVELOPMENT_COOKIES, ...options.cookies }
   const csrf = options.csrfSecret === undefined ? null : createCsrfTokens(options.csrfSecret)
-  const context: GatehouseContext = { accounts: options.accounts, cookies, csrf }
+  const loginThrottle =
+    options.loginThrottle === false
+      ? createLoginThrottle({ maxFailuresPerAccount: 0, maxFailuresPerIp: 0 })
+      : (options.loginThrottle ?? createLoginThrottle())
+  const context: GatehouseContext = { accounts: options.accounts, cookies, csrf, loginThrottle }
   app.decorate('gatehouse', context)
   app.decorateRequest('auth', null)
   app.decorateRequest('user', null)

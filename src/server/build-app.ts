@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { createAccounts } from '../accounts/accounts.ts'
+import { type Accounts, createAccounts } from '../accounts/accounts.ts'
+import { createLoginThrottle, type LoginThrottle } from '../accounts/login-throttle.ts'
 import { createPasswordHasher } from '../core/passwords/index.ts'
 import { docsPlugin } from '../fastify/docs.ts'
 import { DEVELOPMENT_COOKIES, gatehousePlugin, PRODUCTION_COOKIES } from '../fastify/plugin.ts'
@@ -12,6 +13,7 @@ import { migrateToLatest } from '../store/migrate.ts'
 import { openStore, type Store } from '../store/open-store.ts'
 import type { GatehouseConfig } from './config.ts'
 import { loggerOptions } from './logger.ts'
+import { closeRedis, connectRedis } from './redis.ts'
 
 export interface BuildOptions {
   /** Use this store instead of opening `config.databaseUrl` (it is then not closed with the app). */
@@ -41,6 +43,8 @@ export async function buildApp(
     // 422 lists every bad field, like FastAPI.
     ajv: { customOptions: { coerceTypes: false, allErrors: true } },
     return503OnClosing: true,
+    // request.ip feeds the per-IP login limit: the client's address only through named proxies.
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   })
 
   const accounts = createAccounts({
@@ -53,21 +57,26 @@ export async function buildApp(
     onBackgroundError: (error) => app.log.warn({ err: error }, 'background write failed'),
   })
 
-  const isProduction = config.env === 'production'
-  await app.register(gatehousePlugin, {
-    accounts,
-    cookies: isProduction ? PRODUCTION_COOKIES : DEVELOPMENT_COOKIES,
-    csrfSecret: config.secret,
-    cors: { origins: config.corsOrigins, maxAgeSeconds: config.corsMaxAgeSeconds },
-    // RFC 6797 §7.2: HSTS only means something over https, which production is expected to be.
-    securityHeaders: { hsts: isProduction, docsPrefix: '/docs' },
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisKeyPrefix, app.log) : null
+  if (redis) app.addHook('onClose', () => closeRedis(redis))
+  const loginThrottle = createLoginThrottle({
+    maxFailuresPerAccount: config.loginMaxFailuresPerAccount,
+    maxFailuresPerIp: config.loginMaxFailuresPerIp,
+    ipWindowSeconds: config.loginIpWindowSeconds,
+    blockSeconds: config.loginBlockSeconds,
+    redis,
+    keyPrefix: `${config.redisKeyPrefix}:login`,
+    onStoreError: (error) => app.log.warn({ err: error }, 'login throttle store error'),
   })
-  await app.register(docsPlugin, { ui: config.docs })
-  await app.register(healthRoutes)
-  await app.register(authRoutes)
-  await app.register(meRoutes)
-  await app.register(sessionRoutes)
-  await app.register(profileRoutes, { freshSessionSeconds: config.freshSessionSeconds })
+
+  try {
+    await registerAll(app, config, accounts, loginThrottle)
+  } catch (error) {
+    // The caller never gets this app to close: release the connections here.
+    if (redis) await closeRedis(redis)
+    if (ownsStore) await store.close()
+    throw error
+  }
 
   if (config.pruneIntervalSeconds > 0) {
     const timer = setInterval(() => {
@@ -81,4 +90,29 @@ export async function buildApp(
   }
   if (ownsStore) app.addHook('onClose', () => store.close())
   return app
+}
+
+/** The plugin, the docs and every route. */
+async function registerAll(
+  app: FastifyInstance,
+  config: GatehouseConfig,
+  accounts: Accounts,
+  loginThrottle: LoginThrottle,
+): Promise<void> {
+  const isProduction = config.env === 'production'
+  await app.register(gatehousePlugin, {
+    accounts,
+    cookies: isProduction ? PRODUCTION_COOKIES : DEVELOPMENT_COOKIES,
+    csrfSecret: config.secret,
+    cors: { origins: config.corsOrigins, maxAgeSeconds: config.corsMaxAgeSeconds },
+    // RFC 6797 §7.2: HSTS only means something over https, which production is expected to be.
+    securityHeaders: { hsts: isProduction, docsPrefix: '/docs' },
+    loginThrottle,
+  })
+  await app.register(docsPlugin, { ui: config.docs })
+  await app.register(healthRoutes)
+  await app.register(authRoutes)
+  await app.register(meRoutes)
+  await app.register(sessionRoutes)
+  await app.register(profileRoutes, { freshSessionSeconds: config.freshSessionSeconds })
 }

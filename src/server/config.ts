@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { LOGIN_THROTTLE_DEFAULTS as LOGIN } from '../accounts/login-throttle.ts'
 import { parseOriginList } from '../core/cors/origin.ts'
 
 export type Environment = 'development' | 'production'
@@ -27,6 +28,18 @@ export interface GatehouseConfig {
   docs: boolean
   corsOrigins: string[]
   corsMaxAgeSeconds: number
+  /** Consecutive failed password checks before an account is blocked (0: off). */
+  loginMaxFailuresPerAccount: number
+  /** Failed password checks per client IP within `loginIpWindowSeconds` before it is blocked (0: off). */
+  loginMaxFailuresPerIp: number
+  loginIpWindowSeconds: number
+  loginBlockSeconds: number
+  /** Shared login-throttle counters across instances; null keeps them in this process. */
+  redisUrl: string | null
+  /** Namespace of every Redis key (`<prefix>:login:…`) and the connection's name. */
+  redisKeyPrefix: string
+  /** Reverse proxies whose X-Forwarded-For is believed (addresses, CIDRs, `loopback`…); [] = none. */
+  trustProxy: string[]
 }
 
 export type Env = Record<string, string | undefined>
@@ -72,6 +85,41 @@ function secret(env: Env, mode: Environment): { secret: string; secretIsEphemera
   return { secret: randomBytes(32).toString('base64url'), secretIsEphemeral: true }
 }
 
+function redisUrl(env: Env): string | null {
+  const value = env.REDIS_URL
+  if (!value) return null
+  if (!/^rediss?:\/\/./.test(value)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL')
+  return value
+}
+
+function redisKeyPrefix(env: Env): string {
+  const value = env.REDIS_KEY_PREFIX || 'gatehouse'
+  if (!/^[\w:.-]{1,64}$/.test(value)) {
+    throw new Error('REDIS_KEY_PREFIX must be 1 to 64 letters, digits, ":", ".", "_" or "-"')
+  }
+  return value
+}
+
+/**
+ * Off by default: X-Forwarded-For is written by the client unless a proxy we trust overwrites it,
+ * so believing it would let anyone pick the IP the per-IP login limit counts (OWASP Authentication
+ * Cheat Sheet; Fastify "trustProxy"). Only named proxies, never `true`.
+ */
+function trustProxy(env: Env): string[] {
+  const entries = (env.TRUST_PROXY ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+  for (const entry of entries) {
+    if (!/^(?:[\da-f:.]+(?:\/\d{1,3})?|loopback|linklocal|uniquelocal)$/i.test(entry)) {
+      throw new Error(
+        `TRUST_PROXY must list proxy addresses, CIDRs or loopback/linklocal/uniquelocal (got "${entry}")`,
+      )
+    }
+  }
+  return entries
+}
+
 export function loadConfig(env: Env = process.env): GatehouseConfig {
   const mode = environment(env)
   const demoPort = integer(env, 'DEMO_PORT', mode === 'production' ? 0 : 9000, 0, 65535)
@@ -95,5 +143,20 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     docs: mode === 'development' || env.GATEHOUSE_DOCS === '1',
     corsOrigins: parseOriginList(env.CORS_ORIGINS ?? defaultOrigins),
     corsMaxAgeSeconds: integer(env, 'CORS_MAX_AGE_SECONDS', 600),
+    // OWASP Authentication Cheat Sheet, "Account Lockout": a threshold, an observation window and
+    // a lockout duration (defaults and their reasons: src/accounts/login-throttle.ts).
+    loginMaxFailuresPerAccount: integer(
+      env,
+      'LOGIN_MAX_FAILURES_PER_ACCOUNT',
+      LOGIN.maxFailuresPerAccount,
+      0,
+      1e6,
+    ),
+    loginMaxFailuresPerIp: integer(env, 'LOGIN_MAX_FAILURES_PER_IP', LOGIN.maxFailuresPerIp, 0, 1e6),
+    loginIpWindowSeconds: integer(env, 'LOGIN_IP_WINDOW_SECONDS', LOGIN.ipWindowSeconds, 1, 86400),
+    loginBlockSeconds: integer(env, 'LOGIN_BLOCK_SECONDS', LOGIN.blockSeconds, 1, 86400),
+    redisUrl: redisUrl(env),
+    redisKeyPrefix: redisKeyPrefix(env),
+    trustProxy: trustProxy(env),
   }
 }

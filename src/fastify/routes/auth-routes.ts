@@ -21,7 +21,7 @@ const TOKEN_RESPONSE_HEADERS = { 'cache-control': 'no-store', pragma: 'no-cache'
 const BEARER_CHALLENGE = { 'www-authenticate': 'Bearer' }
 
 export async function authRoutes(app: FastifyInstance): Promise<void> {
-  const { accounts } = app.gatehouse
+  const { accounts, loginThrottle } = app.gatehouse
 
   app.post<{ Body: Static<typeof RegisterBody> }>(
     '/register',
@@ -47,7 +47,7 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
         summary: 'OAuth2 password flow: exchange email and password for a bearer token',
         consumes: ['application/x-www-form-urlencoded'],
         body: TokenForm,
-        response: { 200: TokenResponseSchema, 400: ErrorRef, 401: ErrorRef, 422: ErrorRef },
+        response: { 200: TokenResponseSchema, 400: ErrorRef, 401: ErrorRef, 422: ErrorRef, 429: ErrorRef },
       },
     },
     async (request, reply) => {
@@ -56,7 +56,9 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
       if (grantType !== undefined && grantType !== 'password') {
         throw new GatehouseError('UNSUPPORTED_GRANT_TYPE')
       }
-      const user = await accounts.authenticate(username, password)
+      const user = await loginThrottle.guard(username, request.ip, () =>
+        accounts.authenticate(username, password),
+      )
       if (!user) throw new GatehouseError('BAD_CREDENTIALS', { headers: BEARER_CHALLENGE })
       const issued = await accounts.issueToken(user.id, 'bearer')
       return reply.headers(TOKEN_RESPONSE_HEADERS).send({

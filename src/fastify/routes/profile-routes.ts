@@ -21,7 +21,7 @@ const PreferencesBody = Type.Object({}, { additionalProperties: true })
 
 /** The signed-in user's own data: email change, profile, preferences (the strict-headers article). */
 export async function profileRoutes(app: FastifyInstance, options: ProfileRoutesOptions): Promise<void> {
-  const { accounts, cookies } = app.gatehouse
+  const { accounts, cookies, loginThrottle } = app.gatehouse
   const authenticated = currentUser({ sessionCookie: cookies.session })
   const preferencesLimitBytes = options.preferencesLimitBytes ?? 16 * 1024
 
@@ -32,7 +32,7 @@ export async function profileRoutes(app: FastifyInstance, options: ProfileRoutes
       summary: 'Change the email (needs a fresh session or the current password)',
       consumes: ['application/json', 'application/x-www-form-urlencoded'],
       body: UpdateEmailBody,
-      response: { 200: UserRef, 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 422: ErrorRef },
+      response: { 200: UserRef, 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 422: ErrorRef, 429: ErrorRef },
     },
   }
   const handleUpdateEmail = async (request: FastifyRequest<{ Body: Static<typeof UpdateEmailBody> }>) => {
@@ -43,9 +43,13 @@ export async function profileRoutes(app: FastifyInstance, options: ProfileRoutes
     const ageSeconds = (Date.now() - auth.createdAt.getTime()) / 1000
     if (ageSeconds > options.freshSessionSeconds) {
       const password = request.body.current_password
-      if (password === undefined || !(await accounts.verifyPassword(auth.user, password))) {
-        throw new GatehouseError('FRESH_SESSION_REQUIRED')
-      }
+      // A wrong current password is a failed check of this account, throttled like a login.
+      const verified =
+        password !== undefined &&
+        (await loginThrottle.guard(auth.user.email, request.ip, () =>
+          accounts.verifyPassword(auth.user, password),
+        ))
+      if (!verified) throw new GatehouseError('FRESH_SESSION_REQUIRED')
     }
     return toPublicUser(await accounts.changeEmail(auth.user.id, request.body.email))
   }

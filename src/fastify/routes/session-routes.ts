@@ -17,7 +17,7 @@ const LoginResponse = Type.Object({ user: UserRef, csrf_token: Type.String() })
 
 /** Cookie sessions for browsers: login, logout, and the CSRF token the front end echoes. */
 export async function sessionRoutes(app: FastifyInstance): Promise<void> {
-  const { accounts, cookies, csrf } = app.gatehouse
+  const { accounts, cookies, csrf, loginThrottle } = app.gatehouse
   if (!csrf) throw new Error('session routes need CSRF protection: give the gatehouse plugin a csrfSecret')
   const sessionCookie = sessionCookieOptions(accounts.accessTokenTtlSeconds)
 
@@ -43,11 +43,12 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
         summary: 'Sign in with a session cookie (form or JSON)',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: LoginBody,
-        response: { 200: LoginResponse, 401: ErrorRef, 422: ErrorRef },
+        response: { 200: LoginResponse, 401: ErrorRef, 422: ErrorRef, 429: ErrorRef },
       },
     },
     async (request, reply) => {
-      const user = await accounts.authenticate(request.body.email, request.body.password)
+      const { email, password } = request.body
+      const user = await loginThrottle.guard(email, request.ip, () => accounts.authenticate(email, password))
       if (!user) throw new GatehouseError('BAD_CREDENTIALS')
       return { user: toPublicUser(user), csrf_token: await startSession(request, reply, user) }
     },

@@ -1,0 +1,174 @@
+import type { Redis } from 'ioredis'
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from 'rate-limiter-flexible'
+import { GatehouseError } from '../core/errors.ts'
+import { accountKey, clientKey } from './throttle-keys.ts'
+
+/**
+ * Brute-force protection of every password check (OWASP Authentication Cheat Sheet, "Protect
+ * against automated attacks" and "Account Lockout"; ASVS 5.0 V6.3.1): failed checks are counted
+ * per account and per client IP; at a limit the key is blocked for a while, and a blocked attempt
+ * is answered 429 before any hashing.
+ */
+export interface LoginThrottleOptions {
+  /** Consecutive failed checks of one account (reset by a success) that block it; 0: off. */
+  maxFailuresPerAccount?: number
+  /** Failed checks from one client within `ipWindowSeconds` that block it; 0: off. */
+  maxFailuresPerIp?: number
+  ipWindowSeconds?: number
+  blockSeconds?: number
+  /** Counters shared by every instance on this Redis; this process's memory when absent. */
+  redis?: Redis | null
+  /** Keys are `<keyPrefix>:account:<sha256 of the email>` and `<keyPrefix>:ip:<address>`. */
+  keyPrefix?: string
+  /** A store error that could not be absorbed (that counter then lets the attempt through). */
+  onStoreError?: (error: unknown) => void
+}
+
+export interface LoginThrottle {
+  /**
+   * Runs `check` (a password check: truthy is a success) unless the account or the client is
+   * blocked, in which case it throws RATE_LIMITED (429 with Retry-After) without calling it.
+   * `ip` is Fastify's `request.ip`: behind a reverse proxy that is the proxy's address unless
+   * Fastify's `trustProxy` names it (off by default: X-Forwarded-For is client-controlled).
+   */
+  guard<T>(email: string, ip: string, check: () => Promise<T>): Promise<T>
+}
+
+/** 10 per account: OWASP's example lockout threshold; 100 per IP in 15 min leaves room for a NAT. */
+export const LOGIN_THROTTLE_DEFAULTS = {
+  maxFailuresPerAccount: 10,
+  maxFailuresPerIp: 100,
+  ipWindowSeconds: 900,
+  blockSeconds: 900,
+  keyPrefix: 'gatehouse:login',
+} as const
+
+/** An account's failures are forgotten a day after the first (or at once by a success). */
+const ACCOUNT_WINDOW_SECONDS = 86400
+/** A blocked key holds this (plus the attempts refused since): far above any limit (≤ 1e6). */
+const BLOCKED = 2 ** 30
+export const RATE_LIMITED_DETAIL = 'Too many failed attempts, try again later'
+
+interface Counter {
+  limiter: RateLimiterAbstract
+  key: string
+  limit: number
+  resetOnSuccess: boolean
+}
+
+function limiter(points: number, duration: number, keyPrefix: string, redis?: Redis | null) {
+  if (points <= 0) return null
+  const memory = new RateLimiterMemory({ keyPrefix, points, duration })
+  if (!redis) return memory
+  // Redis down: the insurance limiter (this process's memory) takes over. Failing open would hand
+  // an attacker unlimited guesses for as long as an outage lasts (one he may cause); failing
+  // closed would lock every user out. Per-instance counters keep the limits until Redis is back.
+  return new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix,
+    points,
+    duration,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: memory,
+  })
+}
+
+/** RFC 6585 §4: a 429 may say when to retry, as Retry-After in seconds (RFC 9110 §10.2.3). */
+function rateLimited(msBeforeNext: number): GatehouseError {
+  return new GatehouseError('RATE_LIMITED', {
+    detail: RATE_LIMITED_DETAIL,
+    headers: { 'retry-after': String(Math.max(1, Math.ceil(msBeforeNext / 1000))) },
+  })
+}
+
+/**
+ * Counts the attempt on every key *before* its check (given back unless it fails): a burst of
+ * concurrent guesses cannot all slip past a read-then-count (no check-then-act race).
+ */
+async function reserve(counters: Counter[], onStoreError: (error: unknown) => void) {
+  const outcomes = await Promise.allSettled(counters.map((c) => c.limiter.consume(c.key)))
+  const taken: { counter: Counter; at: number }[] = []
+  let blockedMs = -1
+  let overLimit = false
+  outcomes.forEach((outcome, i) => {
+    const counter = counters[i] as Counter
+    if (outcome.status === 'fulfilled') taken.push({ counter, at: outcome.value.consumedPoints })
+    else if (!(outcome.reason instanceof RateLimiterRes)) onStoreError(outcome.reason)
+    else if (outcome.reason.consumedPoints > BLOCKED / 2) {
+      blockedMs = Math.max(blockedMs, outcome.reason.msBeforeNext)
+    } else {
+      // Over the limit only because other attempts are still being checked: not blocked yet.
+      overLimit = true
+      taken.push({ counter, at: outcome.reason.consumedPoints })
+    }
+  })
+  return { taken, blockedMs, overLimit }
+}
+
+export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginThrottle {
+  const defaults = LOGIN_THROTTLE_DEFAULTS
+  const blockSeconds = options.blockSeconds ?? defaults.blockSeconds
+  const keyPrefix = options.keyPrefix ?? defaults.keyPrefix
+  const onStoreError = options.onStoreError ?? (() => {})
+  const accountLimit = options.maxFailuresPerAccount ?? defaults.maxFailuresPerAccount
+  const ipLimit = options.maxFailuresPerIp ?? defaults.maxFailuresPerIp
+  const ipWindow = options.ipWindowSeconds ?? defaults.ipWindowSeconds
+  const perAccount = limiter(accountLimit, ACCOUNT_WINDOW_SECONDS, `${keyPrefix}:account`, options.redis)
+  const perIp = limiter(ipLimit, ipWindow, `${keyPrefix}:ip`, options.redis)
+  if (!perAccount && !perIp) return { guard: (_email, _ip, check) => check() }
+
+  const settle = (promises: Promise<unknown>[]) =>
+    Promise.all(promises.map((promise) => promise.catch(onStoreError)))
+
+  return {
+    async guard<T>(email: string, ip: string, check: () => Promise<T>): Promise<T> {
+      const counters: Counter[] = []
+      if (perAccount) {
+        counters.push({
+          limiter: perAccount,
+          key: accountKey(email),
+          limit: accountLimit,
+          resetOnSuccess: true,
+        })
+      }
+      if (perIp) counters.push({ limiter: perIp, key: clientKey(ip), limit: ipLimit, resetOnSuccess: false })
+
+      const { taken, blockedMs, overLimit } = await reserve(counters, onStoreError)
+      if (blockedMs >= 0 || overLimit) {
+        // A refused attempt checked no password: it counts nowhere.
+        await settle(taken.map(({ counter: c }) => c.limiter.reward(c.key)))
+        throw rateLimited(blockedMs >= 0 ? blockedMs : 1000)
+      }
+
+      // The failure that reaches a limit blocks that key for blockSeconds; a check that throws
+      // counts as a failure (only a proven success gives the attempt back).
+      const failed = () =>
+        settle(
+          taken
+            .filter(({ counter, at }) => at >= counter.limit)
+            .map(({ counter: c }) => c.limiter.set(c.key, BLOCKED, blockSeconds)),
+        )
+      let result: Awaited<T>
+      try {
+        result = await check()
+      } catch (error) {
+        await failed()
+        throw error
+      }
+      if (!result) {
+        await failed()
+        return result
+      }
+      // A success forgets the account's failures (they were consecutive) and is no IP failure.
+      await settle(
+        taken.map(({ counter: c }) => (c.resetOnSuccess ? c.limiter.delete(c.key) : c.limiter.reward(c.key))),
+      )
+      return result
+    },
+  }
+}
