@@ -6,17 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import {
-  type E2eServers,
-  launchBrowser,
-  logAfter,
-  newContext,
-  openDemo,
-  startAttacker,
-  startServers,
-  WAIT_MS,
-} from '../helpers/browser.ts'
+import type { BrowserContext, Page } from 'playwright-core'
+import { logAfter, openDemo, startAttacker, useE2e, WAIT_MS } from '../helpers/browser.ts'
 import { service } from '../helpers/services.ts'
 
 const browserPath = service('browser')
@@ -76,28 +67,21 @@ describe('cross-site attacker against a logged-in demo user', {
   skip: browserPath.skip,
   timeout: 60_000,
 }, () => {
-  let browser: Browser
-  let servers: E2eServers
+  const e2e = useE2e(browserPath.value)
   let attacker: Awaited<ReturnType<typeof startAttacker>>
-  const contexts: BrowserContext[] = []
 
   before(async () => {
-    ;[browser, servers] = await Promise.all([launchBrowser(browserPath.value), startServers()])
-    attacker = await startAttacker(() => attackPages(servers.apiUrl))
+    attacker = await startAttacker(() => attackPages(e2e.servers.apiUrl))
   })
   after(async () => {
-    for (const context of contexts) await context.close().catch(() => {})
-    await browser?.close()
     await attacker?.close()
-    await servers?.close()
   })
 
   /** A fresh browser context whose user registered and logged in through the demo. */
   async function victim(email: string): Promise<{ context: BrowserContext; demo: Page; userId: number }> {
-    const context = await newContext(browser)
-    contexts.push(context)
+    const context = await e2e.context()
     const demo = await context.newPage()
-    await openDemo(demo, servers.demoUrl)
+    await openDemo(demo, e2e.servers.demoUrl)
     await demo.locator('#register-email').fill(email)
     await demo.locator('#register-password').fill(PASSWORD)
     const registered = await logAfter(demo, 'POST', '/register', () =>
@@ -111,9 +95,9 @@ describe('cross-site attacker against a logged-in demo user', {
     )
     assert.equal(loggedIn.status, 200, loggedIn.text)
     await demo.locator('#status', { hasText: `Logged in as ${email}` }).waitFor()
-    const names = (await context.cookies(servers.apiUrl)).map((c) => c.name)
+    const names = (await context.cookies(e2e.servers.apiUrl)).map((c) => c.name)
     assert.ok(names.includes('token'), 'the victim holds a session cookie')
-    const row = await servers.store.db
+    const row = await e2e.servers.store.db
       .selectFrom('users')
       .select('id')
       .where('email_normalized', '=', email)
@@ -123,14 +107,14 @@ describe('cross-site attacker against a logged-in demo user', {
 
   const storedEmail = async (id: number) =>
     (
-      await servers.store.db
+      await e2e.servers.store.db
         .selectFrom('users')
         .select('email')
         .where('id', '=', id)
         .executeTakeFirstOrThrow()
     ).email
   const fromAttacker = (start: number) =>
-    servers.apiRequests.slice(start).filter((r) => r.headers.origin === attacker.origin)
+    e2e.servers.apiRequests.slice(start).filter((r) => r.headers.origin === attacker.origin)
 
   /** The victim's session still works and still belongs to the victim's email. */
   async function assertSessionIntact(demo: Page, email: string): Promise<void> {
@@ -142,10 +126,10 @@ describe('cross-site attacker against a logged-in demo user', {
   it('an auto-submitting form POST to /me is refused; the email is unchanged', async () => {
     const email = 'victim-form@example.com'
     const { context, demo, userId } = await victim(email)
-    const start = servers.apiRequests.length
+    const start = e2e.servers.apiRequests.length
 
     const page = await context.newPage()
-    const navigated = page.waitForURL(`${servers.apiUrl}/me`, { timeout: WAIT_MS })
+    const navigated = page.waitForURL(`${e2e.servers.apiUrl}/me`, { timeout: WAIT_MS })
     await page.goto(`${attacker.origin}/form`)
     await navigated
     // What the user sees after the attacker's page navigated away: the API's refusal.
@@ -168,7 +152,7 @@ describe('cross-site attacker against a logged-in demo user', {
 
     assert.equal(await storedEmail(userId), email, 'the database email is unchanged')
     assert.equal(
-      await servers.store.db
+      await e2e.servers.store.db
         .selectFrom('users')
         .select('id')
         .where('email_normalized', '=', ATTACKER_EMAIL)
@@ -181,7 +165,7 @@ describe('cross-site attacker against a logged-in demo user', {
   it("a script's credentialed fetches are refused and unreadable; the email is unchanged", async () => {
     const email = 'victim-fetch@example.com'
     const { context, demo, userId } = await victim(email)
-    const start = servers.apiRequests.length
+    const start = e2e.servers.apiRequests.length
 
     const page = await context.newPage()
     await page.goto(`${attacker.origin}/fetch`)

@@ -6,20 +6,17 @@
  * another origin, or as a string to eval — does not run, and the browser reports each violation.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { describe, it } from 'node:test'
+import type { BrowserContext, Page } from 'playwright-core'
 import { hashToken } from '../../src/core/tokens/index.ts'
 import {
-  type E2eServers,
   type LogEntry,
-  launchBrowser,
   logAfter,
-  newContext,
   openDemo,
   type PageProblems,
   type SeenRequest,
   screenshot,
-  startServers,
+  useE2e,
   WAIT_MS,
   watchPage,
 } from '../helpers/browser.ts'
@@ -42,38 +39,26 @@ type Probe = Window & {
 }
 
 describe('demo web app in Chromium', { skip: browserPath.skip, timeout: 60_000 }, () => {
-  let browser: Browser
-  let servers: E2eServers
-  const contexts: BrowserContext[] = []
-
-  before(async () => {
-    ;[browser, servers] = await Promise.all([launchBrowser(browserPath.value), startServers()])
-  })
-  after(async () => {
-    for (const context of contexts) await context.close().catch(() => {})
-    await browser?.close()
-    await servers?.close()
-  })
+  const e2e = useE2e(browserPath.value)
 
   async function demoPage(): Promise<{ context: BrowserContext; page: Page; problems: PageProblems }> {
-    const context = await newContext(browser)
-    contexts.push(context)
+    const context = await e2e.context()
     const page = await context.newPage()
     const problems = watchPage(page)
-    await openDemo(page, servers.demoUrl)
+    await openDemo(page, e2e.servers.demoUrl)
     return { context, page, problems }
   }
 
   const userRow = (id: number) =>
-    servers.store.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
+    e2e.servers.store.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
   const userByEmail = (email: string) =>
-    servers.store.db
+    e2e.servers.store.db
       .selectFrom('users')
       .selectAll()
       .where('email_normalized', '=', email.toLowerCase())
       .executeTakeFirst()
   const sessionRows = (userId: number) =>
-    servers.store.db
+    e2e.servers.store.db
       .selectFrom('access_tokens')
       .selectAll()
       .where('user_id', '=', userId)
@@ -103,14 +88,14 @@ describe('demo web app in Chromium', { skip: browserPath.skip, timeout: 60_000 }
     return row.id
   }
 
-  const requestsSince = (start: number) => servers.apiRequests.slice(start)
-  const fromDemo = (request: SeenRequest) => request.headers.origin === servers.demoUrl
+  const requestsSince = (start: number) => e2e.servers.apiRequests.slice(start)
+  const fromDemo = (request: SeenRequest) => request.headers.origin === e2e.servers.demoUrl
 
   for (const json of [true, false]) {
     const mode = json ? 'JSON toggle on' : 'JSON toggle off (form-encoded)'
 
     it(`register → login → me → update email → prefs → logout, CSRF on, ${mode}`, async () => {
-      const start = servers.apiRequests.length
+      const start = e2e.servers.apiRequests.length
       const { context, page, problems } = await demoPage()
       await page.locator('#toggle-json').setChecked(json)
       assert.equal(await page.locator('#toggle-csrf').isChecked(), true, 'the CSRF toggle is on by default')
@@ -153,7 +138,7 @@ describe('demo web app in Chromium', { skip: browserPath.skip, timeout: 60_000 }
       await page.locator('#prefs-json').fill(JSON.stringify(prefs))
       const saved = await logAfter(page, 'POST', `/prefs/${userId}`, () => submit(page, '#prefs-form'))
       assert.equal(saved.status, 200, saved.text)
-      const prefsRow = await servers.store.db
+      const prefsRow = await e2e.servers.store.db
         .selectFrom('preferences')
         .selectAll()
         .where('user_id', '=', userId)
@@ -188,7 +173,7 @@ describe('demo web app in Chromium', { skip: browserPath.skip, timeout: 60_000 }
       const updateRequest = posts.find((r) => r.url === '/me')!
       assert.equal(typeof updateRequest.headers['x-csrftoken'], 'string')
       assert.match(String(updateRequest.headers.cookie), /(^|; )token=/, 'the session cookie was sent')
-      assert.equal(updateRequest.responseHeaders?.['access-control-allow-origin'], servers.demoUrl)
+      assert.equal(updateRequest.responseHeaders?.['access-control-allow-origin'], e2e.servers.demoUrl)
       assert.equal(updateRequest.responseHeaders?.['access-control-allow-credentials'], 'true')
       const preflights = seen.filter((r) => r.method === 'OPTIONS')
       assert.ok(preflights.length >= 1, 'the browser sent CORS preflights')
@@ -205,25 +190,25 @@ describe('demo web app in Chromium', { skip: browserPath.skip, timeout: 60_000 }
       )
 
       // Log out: 204, the page shows it, the token row is gone, the old cookie value is dead.
-      const tokenCookie = (await context.cookies(servers.apiUrl)).find((c) => c.name === 'token')
+      const tokenCookie = (await context.cookies(e2e.servers.apiUrl)).find((c) => c.name === 'token')
       assert.ok(tokenCookie, 'the browser holds the session cookie')
       const loggedOut = await logAfter(page, 'POST', '/logout', () => page.locator('#logout-button').click())
       assert.equal(loggedOut.status, 204, loggedOut.text)
       await page.locator('#status', { hasText: 'Not logged in' }).waitFor()
       assert.equal((await sessionRows(userId)).length, 0, 'logout deleted the session row')
-      const revoked = await servers.store.db
+      const revoked = await e2e.servers.store.db
         .selectFrom('access_tokens')
         .select('id')
         .where('token_hash', '=', hashToken(tokenCookie.value))
         .executeTakeFirst()
       assert.equal(revoked, undefined)
-      const names = (await context.cookies(servers.apiUrl)).map((c) => c.name)
+      const names = (await context.cookies(e2e.servers.apiUrl)).map((c) => c.name)
       assert.ok(!names.includes('token'), `cookies left after logout: ${names}`)
 
       const meAfter = await logAfter(page, 'GET', '/me', () => page.locator('#me-button').click())
       assert.equal(meAfter.status, 401, meAfter.text)
       // Replaying the old cookie (from outside the browser) fails too: revoked server-side.
-      const replay = await fetch(`${servers.apiUrl}/me`, {
+      const replay = await fetch(`${e2e.servers.apiUrl}/me`, {
         headers: { cookie: `token=${tokenCookie.value}` },
         signal: AbortSignal.timeout(5000),
       })
@@ -237,7 +222,7 @@ describe('demo web app in Chromium', { skip: browserPath.skip, timeout: 60_000 }
     const { page } = await demoPage()
     const email = 'no-csrf@example.com'
     const userId = await registerAndLogin(page, email)
-    const start = servers.apiRequests.length
+    const start = e2e.servers.apiRequests.length
 
     await page.locator('#toggle-csrf').setChecked(false)
     await page.locator('#new-email').fill('hijacked@example.com')
@@ -266,7 +251,7 @@ describe('demo web app in Chromium', { skip: browserPath.skip, timeout: 60_000 }
   it('cookies as the browser stored them: token HttpOnly+Secure+Lax, csrftoken readable', async () => {
     const { context, page } = await demoPage()
     await registerAndLogin(page, 'cookies@example.com')
-    const cookies = await context.cookies(servers.apiUrl)
+    const cookies = await context.cookies(e2e.servers.apiUrl)
     const token = cookies.find((c) => c.name === 'token')
     const csrf = cookies.find((c) => c.name === 'csrftoken')
     assert.ok(token, `cookies: ${cookies.map((c) => c.name)}`)
@@ -288,17 +273,16 @@ describe('demo web app in Chromium', { skip: browserPath.skip, timeout: 60_000 }
   })
 
   it('injected inline, attribute, foreign and string-eval script does not run; violations are reported', async () => {
-    const context = await newContext(browser)
-    contexts.push(context)
+    const context = await e2e.context()
     const page = await context.newPage()
     const consoleErrors: string[] = []
     page.on('console', (message) => {
       if (message.type() === 'error') consoleErrors.push(message.text())
     })
-    const response = await page.goto(`${servers.demoUrl}/`)
+    const response = await page.goto(`${e2e.servers.demoUrl}/`)
     const csp = response?.headers()['content-security-policy'] ?? ''
     assert.match(csp, /script-src 'self'(;|$)/, csp)
-    await openDemo(page, servers.demoUrl)
+    await openDemo(page, e2e.servers.demoUrl)
 
     // Insert into the served document (its origin and CSP unchanged), like an XSS would.
     await page.evaluate(() => {

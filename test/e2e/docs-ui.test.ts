@@ -4,39 +4,20 @@
  * cookie-session unsafe call that works because the docs' request interceptor adds `x-csrftoken`.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
+import { describe, it } from 'node:test'
+import type { Locator, Page } from 'playwright-core'
 import { hashToken } from '../../src/core/tokens/index.ts'
-import {
-  type E2eServers,
-  launchBrowser,
-  newContext,
-  type PageProblems,
-  screenshot,
-  startServers,
-  watchPage,
-} from '../helpers/browser.ts'
+import { type PageProblems, screenshot, useE2e, watchPage } from '../helpers/browser.ts'
 import { service } from '../helpers/services.ts'
 
 const browserPath = service('browser')
 const PASSWORD = 'e2e-docs-password-1'
 
 describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 60_000 }, () => {
-  let browser: Browser
-  let servers: E2eServers
-  const contexts: BrowserContext[] = []
-
-  before(async () => {
-    ;[browser, servers] = await Promise.all([launchBrowser(browserPath.value), startServers()])
-  })
-  after(async () => {
-    for (const context of contexts) await context.close().catch(() => {})
-    await browser?.close()
-    await servers?.close()
-  })
+  const e2e = useE2e(browserPath.value)
 
   async function register(email: string): Promise<number> {
-    const response = await fetch(`${servers.apiUrl}/register`, {
+    const response = await fetch(`${e2e.servers.apiUrl}/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email, password: PASSWORD }),
@@ -47,11 +28,10 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
   }
 
   async function openDocs(): Promise<{ page: Page; problems: PageProblems }> {
-    const context = await newContext(browser)
-    contexts.push(context)
+    const context = await e2e.context()
     const page = await context.newPage()
     const problems = watchPage(page)
-    await page.goto(`${servers.apiUrl}/docs`)
+    await page.goto(`${e2e.servers.apiUrl}/docs`)
     await page.locator('.swagger-ui .opblock').first().waitFor()
     return { page, problems }
   }
@@ -80,7 +60,7 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
     const email = 'docs-bearer@example.com'
     const userId = await register(email)
     const { page, problems } = await openDocs()
-    const start = servers.apiRequests.length
+    const start = e2e.servers.apiRequests.length
 
     await page.locator('button.authorize').first().click()
     const oauth = page.locator('.auth-container', { hasText: 'OAuth2PasswordBearer' })
@@ -100,7 +80,7 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
     assert.ok(path.endsWith('test-output/docs.png'))
 
     // Server side: the password flow issued a bearer token (stored hashed), and GET /me used it.
-    const seen = servers.apiRequests.slice(start)
+    const seen = e2e.servers.apiRequests.slice(start)
     const tokenRequest = seen.find((r) => r.method === 'POST' && r.url === '/token')
     assert.equal(tokenRequest?.status, 200)
     const meRequest = seen.find((r) => r.method === 'GET' && r.url === '/me')
@@ -112,7 +92,7 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
       /(^|; )token=/,
       'no session cookie: the bearer token alone authenticated',
     )
-    const row = await servers.store.db
+    const row = await e2e.servers.store.db
       .selectFrom('access_tokens')
       .select(['user_id', 'kind'])
       .where('token_hash', '=', hashToken(authorization.slice('Bearer '.length)))
@@ -130,7 +110,7 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
     const newEmail = 'docs-cookie-moved@example.com'
     const userId = await register(email)
     const { page, problems } = await openDocs()
-    const start = servers.apiRequests.length
+    const start = e2e.servers.apiRequests.length
 
     // Log in through the docs: POST /login with the form-encoded body Swagger UI renders.
     const login = await tryItOut(page, 'operations-session-post_login')
@@ -139,7 +119,7 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
     const loggedIn = await execute(login)
     assert.equal(loggedIn.status, '200', loggedIn.body)
     assert.match(loggedIn.body, new RegExp(email))
-    const cookies = await page.context().cookies(servers.apiUrl)
+    const cookies = await page.context().cookies(e2e.servers.apiUrl)
     assert.ok(
       cookies.some((c) => c.name === 'token'),
       `cookies: ${cookies.map((c) => c.name)}`,
@@ -169,14 +149,14 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
     assert.equal(updated.status, '200', updated.body)
     assert.match(updated.body, new RegExp(`"email": "${newEmail}"`))
 
-    const stored = await servers.store.db
+    const stored = await e2e.servers.store.db
       .selectFrom('users')
       .select('email')
       .where('id', '=', userId)
       .executeTakeFirstOrThrow()
     assert.equal(stored.email, newEmail, 'the database holds the new email')
 
-    const posts = servers.apiRequests.slice(start).filter((r) => r.method === 'POST' && r.url === '/me')
+    const posts = e2e.servers.apiRequests.slice(start).filter((r) => r.method === 'POST' && r.url === '/me')
     assert.equal(posts.length, 2)
     const viaUi = posts[1]!
     assert.equal(viaUi.status, 200)

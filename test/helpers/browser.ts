@@ -21,6 +21,7 @@ import {
   type ServerResponse,
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { after, before } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
@@ -359,4 +360,37 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = `${OUTPUT_DIR}${name}`
   await page.screenshot({ path, fullPage: true, timeout: WAIT_MS })
   return path
+}
+
+/**
+ * One browser and one set of servers for a test file (started in `before`, closed in `after`),
+ * and a fresh context per test, closed with them.
+ */
+export function useE2e(executablePath: string): {
+  readonly servers: E2eServers
+  context(): Promise<BrowserContext>
+} {
+  let browser: Browser | undefined
+  let servers: E2eServers | undefined
+  const contexts: BrowserContext[] = []
+  before(async () => {
+    ;[browser, servers] = await Promise.all([launchBrowser(executablePath), startServers()])
+  })
+  after(async () => {
+    for (const context of contexts) await context.close().catch(() => {})
+    await browser?.close()
+    await servers?.close()
+  })
+  return {
+    get servers() {
+      if (!servers) throw new Error('useE2e: servers are not started yet (use them inside tests)')
+      return servers
+    },
+    async context() {
+      if (!browser) throw new Error('useE2e: the browser is not launched yet')
+      const context = await newContext(browser)
+      contexts.push(context)
+      return context
+    },
+  }
 }

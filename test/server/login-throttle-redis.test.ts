@@ -10,22 +10,16 @@ import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { createSqliteDatabase } from '../helpers/databases.ts'
 import { service } from '../helpers/services.ts'
-import { register, startTestApp, type TestApp } from '../helpers/test-app.ts'
+import { register, requestToken, startTestApp, type TestApp } from '../helpers/test-app.ts'
 
 const redisService = service('redis')
 const PASSWORD = 'redis-throttle-password'
 const WRONG = 'not-the-password'
 const LIMITS = { LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_MAX_FAILURES_PER_IP: '5' }
 
-function token(app: FastifyInstance, username: string, password: string, ip: string) {
-  return app.inject({
-    method: 'POST',
-    url: '/token',
-    remoteAddress: ip,
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams({ username, password }).toString(),
-  })
-}
+/** POST /token (form) from a given client address. */
+const token = (app: FastifyInstance, username: string, password: string, ip: string) =>
+  requestToken(app, username, password, {}, ip)
 
 /** A key prefix of its own per run, so parallel runs on one Redis never meet. */
 const uniquePrefix = () => `gatehouse-test-${randomBytes(6).toString('hex')}`

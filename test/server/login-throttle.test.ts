@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { loadConfig } from '../../src/server/config.ts'
 import { createSqliteDatabase } from '../helpers/databases.ts'
-import { bearer, register, startTestApp, type TestApp } from '../helpers/test-app.ts'
+import { bearer, register, requestToken, startTestApp, type TestApp } from '../helpers/test-app.ts'
 
 const PASSWORD = 'throttle-test-password'
 const WRONG = 'not-the-password'
@@ -16,15 +16,8 @@ const RATE_LIMITED = { detail: 'Too many failed attempts, try again later', code
 const SMALL_LIMITS = { LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_MAX_FAILURES_PER_IP: '5' }
 
 /** POST /token (form) from a given client address. */
-function token(app: FastifyInstance, username: string, password: string, ip: string) {
-  return app.inject({
-    method: 'POST',
-    url: '/token',
-    remoteAddress: ip,
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams({ username, password }).toString(),
-  })
-}
+const token = (app: FastifyInstance, username: string, password: string, ip: string) =>
+  requestToken(app, username, password, {}, ip)
 
 /** POST /login (JSON) from a given client address. */
 function sessionLogin(app: FastifyInstance, email: string, password: string, ip: string) {
