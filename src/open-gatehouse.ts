@@ -1,7 +1,7 @@
 import { type Accounts, createAccounts } from './accounts/accounts.ts'
 import { type Argon2Parameters, createPasswordHasher } from './core/passwords/index.ts'
-import { migrateToLatest } from './store/migrate.ts'
-import { openStore, type Store } from './store/open-store.ts'
+import { openMigratedStore } from './store/migrate.ts'
+import type { Store } from './store/open-store.ts'
 
 export interface OpenGatehouseOptions {
   /** `sqlite:<path>` or `postgres://…` (default `sqlite:./data/gatehouse.db`). */
@@ -22,13 +22,7 @@ export interface Gatehouse {
 
 /** Opens and migrates the store and returns the account use cases on it: the library's front door. */
 export async function openGatehouse(options: OpenGatehouseOptions = {}): Promise<Gatehouse> {
-  const store = openStore(options.databaseUrl ?? 'sqlite:./data/gatehouse.db')
-  try {
-    await migrateToLatest(store.db, store.dialect)
-  } catch (error) {
-    await store.close()
-    throw error
-  }
+  const { store } = await openMigratedStore(options.databaseUrl ?? 'sqlite:./data/gatehouse.db')
   const accounts = createAccounts({
     db: store.db,
     hasher: createPasswordHasher(options.argon2),

@@ -1,36 +1,26 @@
 #!/usr/bin/env node
 import { Command } from 'commander'
-import { createAccounts } from '../accounts/accounts.ts'
+import type { Accounts } from '../accounts/accounts.ts'
 import { findCredentialsByEmail } from '../accounts/users.ts'
-import { createPasswordHasher } from '../core/passwords/index.ts'
+import { accountsFromConfig } from '../server/accounts-from-config.ts'
 import { loadConfig } from '../server/config.ts'
 import { loadDotEnv } from '../server/env-file.ts'
 import { serve } from '../server/main.ts'
-import { migrateToLatest } from '../store/migrate.ts'
-import { openStore, type Store } from '../store/open-store.ts'
+import { openMigratedStore } from '../store/migrate.ts'
+import type { Store } from '../store/open-store.ts'
 import { readPassword } from './read-password.ts'
 
-/** Opens the configured store, migrated, runs `work`, and always closes it. */
-async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+/** Opens the configured store, migrated, runs `work` on it and its accounts, and always closes it. */
+async function withStore<T>(
+  work: (context: { store: Store; accounts: Accounts; applied: string[] }) => Promise<T>,
+): Promise<T> {
   const config = loadConfig()
-  const store = openStore(config.databaseUrl)
+  const { store, applied } = await openMigratedStore(config.databaseUrl)
   try {
-    await migrateToLatest(store.db, store.dialect)
-    return await work(store)
+    return await work({ store, accounts: accountsFromConfig(store.db, config), applied })
   } finally {
     await store.close()
   }
-}
-
-function accountsOn(store: Store) {
-  const config = loadConfig()
-  return createAccounts({
-    db: store.db,
-    hasher: createPasswordHasher(),
-    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    idleTimeoutSeconds: config.idleTimeoutSeconds,
-    touchIntervalSeconds: config.touchIntervalSeconds,
-  })
 }
 
 const program = new Command()
@@ -48,14 +38,8 @@ program
   .command('migrate')
   .description('create or upgrade the database schema')
   .action(async () => {
-    const config = loadConfig()
-    const store = openStore(config.databaseUrl)
-    try {
-      const applied = await migrateToLatest(store.db, store.dialect)
-      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
-    } finally {
-      await store.close()
-    }
+    const applied = await withStore(async (context) => context.applied)
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
   })
 
 program
@@ -65,8 +49,8 @@ program
   .option('--superuser', 'give the account superuser rights', false)
   .action(async (email: string, options: { superuser: boolean }) => {
     const password = await readPassword('Password: ')
-    const user = await withStore((store) =>
-      accountsOn(store).register({ email, password, isSuperuser: options.superuser }),
+    const user = await withStore(({ accounts }) =>
+      accounts.register({ email, password, isSuperuser: options.superuser }),
     )
     console.log(`created user ${user.id} <${user.email}>${user.isSuperuser ? ' (superuser)' : ''}`)
   })
@@ -76,10 +60,10 @@ program
   .description('revoke every token and session of an account (e.g. after a password leak)')
   .argument('<email>')
   .action(async (email: string) => {
-    const count = await withStore(async (store) => {
+    const count = await withStore(async ({ store, accounts }) => {
       const found = await findCredentialsByEmail(store.db, email)
       if (!found) throw new Error(`no account for ${email}`)
-      return accountsOn(store).revokeUserTokens(found.user.id)
+      return accounts.revokeUserTokens(found.user.id)
     })
     console.log(`revoked ${count} token(s)`)
   })
@@ -88,7 +72,7 @@ program
   .command('prune')
   .description('delete expired tokens')
   .action(async () => {
-    const count = await withStore((store) => accountsOn(store).pruneTokens())
+    const count = await withStore(({ accounts }) => accounts.pruneTokens())
     console.log(`pruned ${count} expired token(s)`)
   })
 

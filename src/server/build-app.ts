@@ -1,7 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { type Accounts, createAccounts } from '../accounts/accounts.ts'
+import type { Accounts } from '../accounts/accounts.ts'
 import { createLoginThrottle, type LoginThrottle } from '../accounts/login-throttle.ts'
-import { createPasswordHasher } from '../core/passwords/index.ts'
 import { docsPlugin } from '../fastify/docs.ts'
 import { DEVELOPMENT_COOKIES, gatehousePlugin, PRODUCTION_COOKIES } from '../fastify/plugin.ts'
 import { authRoutes } from '../fastify/routes/auth-routes.ts'
@@ -9,8 +8,9 @@ import { healthRoutes } from '../fastify/routes/health-routes.ts'
 import { meRoutes } from '../fastify/routes/me-routes.ts'
 import { profileRoutes } from '../fastify/routes/profile-routes.ts'
 import { sessionRoutes } from '../fastify/routes/session-routes.ts'
-import { migrateToLatest } from '../store/migrate.ts'
-import { openStore, type Store } from '../store/open-store.ts'
+import { migrateToLatest, openMigratedStore } from '../store/migrate.ts'
+import type { Store } from '../store/open-store.ts'
+import { accountsFromConfig } from './accounts-from-config.ts'
 import type { GatehouseConfig } from './config.ts'
 import { loggerOptions } from './logger.ts'
 import { closeRedis, connectRedis } from './redis.ts'
@@ -27,14 +27,9 @@ export async function buildApp(
   config: GatehouseConfig,
   options: BuildOptions = {},
 ): Promise<FastifyInstance> {
-  const store = options.store ?? openStore(config.databaseUrl)
   const ownsStore = options.store === undefined
-  try {
-    await migrateToLatest(store.db, store.dialect)
-  } catch (error) {
-    if (ownsStore) await store.close()
-    throw error
-  }
+  const store = options.store ?? (await openMigratedStore(config.databaseUrl)).store
+  if (!ownsStore) await migrateToLatest(store.db, store.dialect)
 
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config.logLevel),
@@ -47,15 +42,9 @@ export async function buildApp(
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   })
 
-  const accounts = createAccounts({
-    db: store.db,
-    hasher: createPasswordHasher(),
-    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    idleTimeoutSeconds: config.idleTimeoutSeconds,
-    touchIntervalSeconds: config.touchIntervalSeconds,
-    tokenCacheSeconds: config.tokenCacheSeconds,
-    onBackgroundError: (error) => app.log.warn({ err: error }, 'background write failed'),
-  })
+  const accounts = accountsFromConfig(store.db, config, (error) =>
+    app.log.warn({ err: error }, 'background write failed'),
+  )
 
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisKeyPrefix, app.log) : null
   if (redis) app.addHook('onClose', () => closeRedis(redis))

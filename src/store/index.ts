@@ -1,5 +1,5 @@
 export { parseDatabaseUrl } from './database-url.ts'
-export { migrateToLatest } from './migrate.ts'
+export { migrateToLatest, openMigratedStore } from './migrate.ts'
 export { openStore, type Store } from './open-store.ts'
 export type { Database, Dialect } from './schema.ts'
 export { isUniqueViolation } from './unique-violation.ts'

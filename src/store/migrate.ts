@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely'
 import { initialMigration } from './migrations/001-initial.ts'
+import { openStore, type Store } from './open-store.ts'
 import type { Database, Dialect } from './schema.ts'
 
 /** Migrations are code (no folder scanning), so they ship inside the package and run anywhere. */
@@ -40,4 +41,15 @@ export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): P
       throw error
     }
   })
+}
+
+/** Opens the store and migrates it; a store that fails to migrate is closed, not leaked. */
+export async function openMigratedStore(databaseUrl: string): Promise<{ store: Store; applied: string[] }> {
+  const store = openStore(databaseUrl)
+  try {
+    return { store, applied: await migrateToLatest(store.db, store.dialect) }
+  } catch (error) {
+    await store.close()
+    throw error
+  }
 }
