@@ -1,11 +1,7 @@
 import type { Redis } from 'ioredis'
-import {
-  type RateLimiterAbstract,
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-} from 'rate-limiter-flexible'
-import { GatehouseError } from '../core/errors.ts'
+import { type RateLimiterLike, RateLimiterRes } from 'rate-limiter-flexible'
+import { BoundedMemoryStore } from './bounded-memory-store.ts'
+import { counterLimiter, rateLimited } from './rate-limit.ts'
 import { accountKey, clientKey } from './throttle-keys.ts'
 
 /**
@@ -27,6 +23,10 @@ export interface LoginThrottleOptions {
   keyPrefix?: string
   /** A store error that could not be absorbed (that counter then lets the attempt through). */
   onStoreError?: (error: unknown) => void
+  /** The most counters kept in this process (the store, or Redis's insurance); default 100 000. */
+  maxKeys?: number
+  /** This process's store (both counters share it and its bound); a new one when absent. */
+  memoryStore?: BoundedMemoryStore
 }
 
 export interface LoginThrottle {
@@ -55,40 +55,36 @@ const BLOCKED = 2 ** 30
 export const RATE_LIMITED_DETAIL = 'Too many failed attempts, try again later'
 
 interface Counter {
-  limiter: RateLimiterAbstract
+  limiter: RateLimiterLike
   key: string
   limit: number
   resetOnSuccess: boolean
 }
 
-function limiter(points: number, duration: number, keyPrefix: string, redis?: Redis | null) {
-  if (points <= 0) return null
-  const memory = new RateLimiterMemory({ keyPrefix, points, duration })
-  if (!redis) return memory
-  // Redis down: the insurance limiter (this process's memory) takes over. Failing open would hand
-  // an attacker unlimited guesses for as long as an outage lasts (one he may cause); failing
-  // closed would lock every user out. Per-instance counters keep the limits until Redis is back.
-  return new RateLimiterRedis({
-    storeClient: redis,
-    keyPrefix,
-    points,
-    duration,
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: memory,
-  })
-}
+const isBlocked = (res: RateLimiterRes) => res.consumedPoints > BLOCKED / 2
 
-/** RFC 6585 §4: a 429 may say when to retry, as Retry-After in seconds (RFC 9110 §10.2.3). */
-function rateLimited(msBeforeNext: number): GatehouseError {
-  return new GatehouseError('RATE_LIMITED', {
-    detail: RATE_LIMITED_DETAIL,
-    headers: { 'retry-after': String(Math.max(1, Math.ceil(msBeforeNext / 1000))) },
+/**
+ * Reads every key first, creating nothing: a blocked key (or one at its limit while its last
+ * attempts are being checked) refuses the attempt without a counter for the others. Refused
+ * guesses then cost no memory however many emails they name (CWE-770). Returns the ms to wait,
+ * or -1 when the attempt may go on to be counted.
+ */
+async function refusal(counters: Counter[], onStoreError: (error: unknown) => void): Promise<number> {
+  const outcomes = await Promise.allSettled(counters.map((c) => c.limiter.get(c.key)))
+  let waitMs = -1
+  outcomes.forEach((outcome, i) => {
+    const counter = counters[i] as Counter
+    if (outcome.status === 'rejected') onStoreError(outcome.reason)
+    else if (outcome.value && isBlocked(outcome.value)) waitMs = Math.max(waitMs, outcome.value.msBeforeNext)
+    else if (outcome.value && outcome.value.consumedPoints >= counter.limit) waitMs = Math.max(waitMs, 1000)
   })
+  return waitMs
 }
 
 /**
  * Counts the attempt on every key *before* its check (given back unless it fails): a burst of
- * concurrent guesses cannot all slip past a read-then-count (no check-then-act race).
+ * concurrent guesses cannot all slip past a read-then-count (no check-then-act race). The read
+ * in `refusal` only turns away early what this count would refuse anyway.
  */
 async function reserve(counters: Counter[], onStoreError: (error: unknown) => void) {
   const outcomes = await Promise.allSettled(counters.map((c) => c.limiter.consume(c.key)))
@@ -99,7 +95,7 @@ async function reserve(counters: Counter[], onStoreError: (error: unknown) => vo
     const counter = counters[i] as Counter
     if (outcome.status === 'fulfilled') taken.push({ counter, at: outcome.value.consumedPoints })
     else if (!(outcome.reason instanceof RateLimiterRes)) onStoreError(outcome.reason)
-    else if (outcome.reason.consumedPoints > BLOCKED / 2) {
+    else if (isBlocked(outcome.reason)) {
       blockedMs = Math.max(blockedMs, outcome.reason.msBeforeNext)
     } else {
       // Over the limit only because other attempts are still being checked: not blocked yet.
@@ -118,9 +114,20 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
   const accountLimit = options.maxFailuresPerAccount ?? defaults.maxFailuresPerAccount
   const ipLimit = options.maxFailuresPerIp ?? defaults.maxFailuresPerIp
   const ipWindow = options.ipWindowSeconds ?? defaults.ipWindowSeconds
-  const perAccount = limiter(accountLimit, ACCOUNT_WINDOW_SECONDS, `${keyPrefix}:account`, options.redis)
-  const perIp = limiter(ipLimit, ipWindow, `${keyPrefix}:ip`, options.redis)
-  if (!perAccount && !perIp) return { guard: (_email, _ip, check) => check() }
+  if (accountLimit <= 0 && ipLimit <= 0) return { guard: (_email, _ip, check) => check() }
+  const memory = options.memoryStore ?? new BoundedMemoryStore({ maxKeys: options.maxKeys })
+  const limiter = (points: number, durationSeconds: number, suffix: string) =>
+    points > 0
+      ? counterLimiter({
+          points,
+          durationSeconds,
+          keyPrefix: `${keyPrefix}:${suffix}`,
+          memory,
+          redis: options.redis,
+        })
+      : null
+  const perAccount = limiter(accountLimit, ACCOUNT_WINDOW_SECONDS, 'account')
+  const perIp = limiter(ipLimit, ipWindow, 'ip')
 
   const settle = (promises: Promise<unknown>[]) =>
     Promise.all(promises.map((promise) => promise.catch(onStoreError)))
@@ -138,11 +145,14 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
       }
       if (perIp) counters.push({ limiter: perIp, key: clientKey(ip), limit: ipLimit, resetOnSuccess: false })
 
+      const waitMs = await refusal(counters, onStoreError)
+      if (waitMs >= 0) throw rateLimited(waitMs, RATE_LIMITED_DETAIL)
       const { taken, blockedMs, overLimit } = await reserve(counters, onStoreError)
       if (blockedMs >= 0 || overLimit) {
-        // A refused attempt checked no password: it counts nowhere.
+        // Blocked since it was read: it checked no password, so it counts nowhere (the memory
+        // store forgets a count given back to zero; Redis keeps it until its window ends).
         await settle(taken.map(({ counter: c }) => c.limiter.reward(c.key)))
-        throw rateLimited(blockedMs >= 0 ? blockedMs : 1000)
+        throw rateLimited(blockedMs >= 0 ? blockedMs : 1000, RATE_LIMITED_DETAIL)
       }
 
       // The failure that reaches a limit blocks that key for blockSeconds; a check that throws

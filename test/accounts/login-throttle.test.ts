@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { BoundedMemoryStore } from '../../src/accounts/bounded-memory-store.ts'
 import { createLoginThrottle, type LoginThrottleOptions } from '../../src/accounts/login-throttle.ts'
 import { accountKey, clientKey } from '../../src/accounts/throttle-keys.ts'
 import { GatehouseError } from '../../src/core/errors.ts'
@@ -143,6 +144,56 @@ describe('login throttle (memory store)', () => {
     for (let i = 0; i < 50; i++) await attempt('e@example.com', '10.0.0.1')
     assert.deepEqual(await attempt('e@example.com', '10.0.0.1', SUCCEED), { id: 1 })
     assert.equal(runs(), 51)
+  })
+})
+
+describe('login throttle memory (bounded, nothing stored for a refused attempt)', () => {
+  it('a refused attempt from a blocked IP creates no per-account counter, whatever the email', async () => {
+    const memoryStore = new BoundedMemoryStore()
+    const { attempt, runs } = setup({ maxFailuresPerAccount: 3, maxFailuresPerIp: 2, memoryStore })
+    await attempt('a@example.com', '10.0.0.1')
+    await attempt('b@example.com', '10.0.0.1')
+    assert.equal(memoryStore.size, 3, 'the IP and two accounts')
+    for (let i = 0; i < 500; i++) {
+      await assert.rejects(attempt(`new${i}@example.com`, '10.0.0.1', SUCCEED), (e) => assertRateLimited(e))
+    }
+    assert.equal(memoryStore.size, 3)
+    assert.equal(runs(), 2)
+  })
+
+  it('a refused attempt on a blocked account creates no per-IP counter, whatever the address', async () => {
+    const memoryStore = new BoundedMemoryStore()
+    const { attempt } = setup({ maxFailuresPerAccount: 2, maxFailuresPerIp: 100, memoryStore })
+    await attempt('locked@example.com', '10.0.0.1')
+    await attempt('locked@example.com', '10.0.0.1')
+    assert.equal(memoryStore.size, 2)
+    for (let i = 0; i < 500; i++) {
+      await assert.rejects(attempt('locked@example.com', `172.16.${i >> 8}.${i & 255}`), (e) =>
+        assertRateLimited(e),
+      )
+    }
+    assert.equal(memoryStore.size, 2)
+  })
+
+  it('holds at most maxKeys counters, and a flood of new keys lifts no block', async () => {
+    const memoryStore = new BoundedMemoryStore({ maxKeys: 1000 })
+    const { attempt } = setup({ maxFailuresPerAccount: 3, maxFailuresPerIp: 5, memoryStore })
+    for (let i = 0; i < 3; i++) await attempt('victim@example.com', `10.0.0.${i + 1}`)
+    for (let i = 0; i < 5; i++) await attempt(`spray${i}@example.com`, '10.9.9.9')
+    // 5000 failures that get through, each a new account from a new address: 10 000 new keys.
+    for (let i = 0; i < 5000; i++) {
+      assert.equal(await attempt(`flood${i}@example.com`, `172.16.${i >> 8}.${i & 255}`), null)
+    }
+    assert.equal(memoryStore.size, 1000)
+    await assert.rejects(attempt('victim@example.com', '10.0.0.99', SUCCEED), (e) => assertRateLimited(e))
+    await assert.rejects(attempt('someone@example.com', '10.9.9.9', SUCCEED), (e) => assertRateLimited(e))
+  })
+
+  it('forgets a client IP whose attempts all succeeded (a count given back to zero)', async () => {
+    const memoryStore = new BoundedMemoryStore()
+    const { attempt } = setup({ maxFailuresPerAccount: 3, maxFailuresPerIp: 5, memoryStore })
+    for (let i = 0; i < 100; i++) await attempt(`user${i}@example.com`, `10.0.${i}.1`, SUCCEED)
+    assert.equal(memoryStore.size, 0)
   })
 })
 
