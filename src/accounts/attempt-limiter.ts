@@ -24,7 +24,7 @@ export interface AttemptLimiterOptions {
   onStoreError?: (error: unknown) => void
   /** The most clients counted in this process (the store, or Redis's insurance); default 100 000. */
   maxKeys?: number
-  /** This process's store; a new one when absent. */
+  /** This process's store; a new one of `maxKeys` when absent. */
   memoryStore?: BoundedMemoryStore
 }
 

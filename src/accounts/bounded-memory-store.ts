@@ -154,7 +154,7 @@ export class BoundedMemoryStore {
 
   /**
    * Room for a new key. Evicting a block would hand whoever earned it fresh guesses before its end
-   * (OWASP Authentication Cheat Sheet, "Account Lockout": the lock must hold for its duration), so
+   * (OWASP Authentication Cheat Sheet, "Account Lockout": a lock lasts its lockout duration), so
    * the oldest count still within its limit goes first: flooding the store with new keys only
    * evicts other unblocked counts (each of those keys costs the attacker an attempt that got
    * through, i.e. a password hash, since refused attempts store nothing). Only when every entry

@@ -25,7 +25,7 @@ export interface LoginThrottleOptions {
   onStoreError?: (error: unknown) => void
   /** The most counters kept in this process (the store, or Redis's insurance); default 100 000. */
   maxKeys?: number
-  /** This process's store (both counters share it and its bound); a new one when absent. */
+  /** This process's store (both counters share it and its bound); a new one of `maxKeys` when absent. */
   memoryStore?: BoundedMemoryStore
 }
 
@@ -50,7 +50,7 @@ export const LOGIN_THROTTLE_DEFAULTS = {
 
 /** An account's failures are forgotten a day after the first (or at once by a success). */
 const ACCOUNT_WINDOW_SECONDS = 86400
-/** A blocked key holds this (plus the attempts refused since): far above any limit (≤ 1e6). */
+/** A blocked key holds this: far above any limit (≤ 1e6), so it reads as blocked, not as busy. */
 const BLOCKED = 2 ** 30
 export const RATE_LIMITED_DETAIL = 'Too many failed attempts, try again later'
 
