@@ -25,3 +25,26 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
     `DATABASE_URL must start with sqlite: or postgres://${scheme ? ` (got "${scheme}:…")` : ''}`,
   )
 }
+
+/**
+ * Which database a URL names, for logs and CLI output: `sqlite /abs/path.db` or
+ * `postgres host:port/dbname`. Never the user, password or query (which may carry credentials).
+ */
+export function describeDatabase(url: string): string {
+  const { dialect, target } = parseDatabaseUrl(url)
+  if (dialect === 'sqlite') return `sqlite ${target}`
+  let parsed: URL
+  try {
+    parsed = new URL(target)
+  } catch {
+    return 'postgres (unparsable URL)'
+  }
+  // node-postgres' defaults: localhost (or ?host=, e.g. a socket folder), 5432, the database named
+  // after the user. Of the query only `host` is shown: others may hold a password.
+  const host = parsed.hostname || parsed.searchParams.get('host') || 'localhost'
+  let database = parsed.pathname.slice(1)
+  try {
+    database = decodeURIComponent(database)
+  } catch {}
+  return `postgres ${host}:${parsed.port || '5432'}${database ? `/${database}` : ''}`
+}

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
@@ -15,8 +15,22 @@ export interface Store {
 
 const PG_INT8_OID = 20
 
+/**
+ * Only the default folder, `./data/` of the working directory, is created. Any other missing
+ * folder is refused: a typo in DATABASE_URL must not scatter directories over the filesystem.
+ */
+function ensureParentDirectory(path: string): void {
+  const dir = dirname(path)
+  if (existsSync(dir)) return
+  if (dir === resolve('data')) {
+    mkdirSync(dir)
+    return
+  }
+  throw new Error(`DATABASE_URL: the folder ${dir} does not exist; create it first (only ./data/ is created)`)
+}
+
 function openSqlite(path: string): Kysely<Database> {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') ensureParentDirectory(path)
   const database = new SqliteDatabase(path)
   // WAL: readers never block the writer; foreign keys are off by default in SQLite.
   database.pragma('journal_mode = WAL')

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, it } from 'node:test'
-import { parseDatabaseUrl } from '../../src/store/database-url.ts'
+import { describeDatabase, parseDatabaseUrl } from '../../src/store/database-url.ts'
+import { openStore } from '../../src/store/open-store.ts'
 
 const PASSWORD = 'S3cr3t-pa55w0rd'
 
@@ -128,6 +129,102 @@ describe('parseDatabaseUrl', () => {
       `admin@db.internal/gatehouse?password=${PASSWORD}`,
     ]) {
       assert.ok(!thrownMessage(url).includes(PASSWORD), url)
+    }
+  })
+})
+
+describe('describeDatabase', () => {
+  it('names a SQLite database by its absolute path', () => {
+    inTemporaryDirectory((cwd) => {
+      assert.equal(
+        describeDatabase('sqlite:./data/gatehouse.db'),
+        `sqlite ${join(cwd, 'data', 'gatehouse.db')}`,
+      )
+    })
+    assert.equal(describeDatabase('sqlite:///var/lib/gatehouse/app.db'), 'sqlite /var/lib/gatehouse/app.db')
+    assert.equal(describeDatabase('sqlite::memory:'), 'sqlite :memory:')
+  })
+
+  it('names a PostgreSQL database by host, port and name, without user, password or query', () => {
+    const cases: [url: string, expected: string][] = [
+      [`postgres://gatehouse:${PASSWORD}@127.0.0.1:5432/gatehouse`, 'postgres 127.0.0.1:5432/gatehouse'],
+      [
+        `postgresql://admin:${PASSWORD}@db.internal/app?sslmode=require&password=${PASSWORD}`,
+        'postgres db.internal:5432/app',
+      ],
+      ['postgres://localhost:6543', 'postgres localhost:6543'],
+      [`postgres://u:${PASSWORD}@[::1]:5433/my%20db`, 'postgres [::1]:5433/my db'],
+      [
+        `postgres:///app?host=/var/run/postgresql&password=${PASSWORD}`,
+        'postgres /var/run/postgresql:5432/app',
+      ],
+    ]
+    for (const [url, expected] of cases) {
+      const described = describeDatabase(url)
+      assert.equal(described, expected, url)
+      assert.ok(!described.includes(PASSWORD), url)
+      assert.ok(!/gatehouse:|admin|\bu\b|sslmode/.test(described), `${url} → ${described}`)
+    }
+  })
+
+  it('an unparsable PostgreSQL URL is described without repeating any of it', () => {
+    const described = describeDatabase(`postgres://admin:${PASSWORD}@127.0.0.1:99999/app`)
+    assert.equal(described, 'postgres (unparsable URL)')
+  })
+})
+
+describe('openStore and the SQLite folder', () => {
+  it('creates ./data/ of the working directory, the default location, when it is missing', async () => {
+    const previous = process.cwd()
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-url-'))
+    process.chdir(dir)
+    try {
+      const store = openStore('sqlite:./data/gatehouse.db')
+      await store.close()
+      assert.ok(existsSync(join(dir, 'data', 'gatehouse.db')))
+    } finally {
+      process.chdir(previous)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses any other missing folder with a clear error, and creates nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-url-'))
+    const previous = process.cwd()
+    process.chdir(dir)
+    try {
+      for (const [url, missing] of [
+        [`sqlite:${join(dir, 'nonexistent', 'dir', 'x.db')}`, join(dir, 'nonexistent', 'dir')],
+        ['sqlite:./elsewhere/x.db', join(dir, 'elsewhere')],
+        ['sqlite:./data/nested/x.db', join(dir, 'data', 'nested')],
+        ['sqlite:/nonexistent/dir/x.db', '/nonexistent/dir'],
+      ] as const) {
+        assert.throws(
+          () => openStore(url),
+          (error: Error) =>
+            error.message.includes(`${missing} does not exist`) && /create it first/.test(error.message),
+          url,
+        )
+      }
+      assert.ok(!existsSync(join(dir, 'nonexistent')))
+      assert.ok(!existsSync(join(dir, 'elsewhere')))
+      assert.ok(!existsSync(join(dir, 'data')))
+      assert.ok(!existsSync('/nonexistent'))
+    } finally {
+      process.chdir(previous)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('opens a database in any folder that exists', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-url-'))
+    try {
+      mkdirSync(join(dir, 'nested'))
+      const store = openStore(`sqlite:${join(dir, 'nested', 'x.db')}`)
+      await store.close()
+      assert.ok(existsSync(join(dir, 'nested', 'x.db')))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })
