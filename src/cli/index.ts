@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import type { Accounts } from '../accounts/accounts.ts'
 import { findCredentialsByEmail } from '../accounts/users.ts'
@@ -6,15 +7,27 @@ import { accountsFromConfig } from '../server/accounts-from-config.ts'
 import { loadConfig } from '../server/config.ts'
 import { loadDotEnv } from '../server/env-file.ts'
 import { serve } from '../server/main.ts'
+import { describeDatabase } from '../store/database-url.ts'
 import { openMigratedStore } from '../store/migrate.ts'
 import type { Store } from '../store/open-store.ts'
-import { readPassword } from './read-password.ts'
+import { errorLine } from './error-line.ts'
+import { readNewPassword } from './read-password.ts'
 
-/** Opens the configured store, migrated, runs `work` on it and its accounts, and always closes it. */
+/** package.json is two levels up both from src/cli/ and from the built dist/cli/. */
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string
+}
+
+/**
+ * Opens the configured store, migrated, runs `work` on it and its accounts, and always closes it.
+ * `announce` first prints which database that is (never its credentials).
+ */
 async function withStore<T>(
   work: (context: { store: Store; accounts: Accounts; applied: string[] }) => Promise<T>,
+  options: { announce?: boolean } = {},
 ): Promise<T> {
   const config = loadConfig()
+  if (options.announce) console.log(`database: ${describeDatabase(config.databaseUrl)}`)
   const { store, applied } = await openMigratedStore(config.databaseUrl)
   try {
     return await work({ store, accounts: accountsFromConfig(store.db, config), applied })
@@ -26,6 +39,7 @@ async function withStore<T>(
 const program = new Command()
   .name('gatehouse')
   .description('Secure-by-default authentication server. Settings come from the environment and ./.env.')
+  .version(version, '-V, --version', 'print the version')
 
 program
   .command('serve')
@@ -38,19 +52,20 @@ program
   .command('migrate')
   .description('create or upgrade the database schema')
   .action(async () => {
-    const applied = await withStore(async (context) => context.applied)
+    const applied = await withStore(async (context) => context.applied, { announce: true })
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
   })
 
 program
   .command('create-user')
-  .description('create an account; the password is read from a prompt, or from stdin when piped')
+  .description('create an account; the password is typed twice at a prompt, or read from stdin when piped')
   .argument('<email>')
   .option('--superuser', 'give the account superuser rights', false)
   .action(async (email: string, options: { superuser: boolean }) => {
-    const password = await readPassword('Password: ')
+    const password = await readNewPassword()
+    // The domain validates email and password exactly as for /register.
     const user = await withStore(({ accounts }) =>
-      accounts.register({ email, password, isSuperuser: options.superuser }),
+      accounts.createUser({ email, password, isSuperuser: options.superuser }),
     )
     console.log(`created user ${user.id} <${user.email}>${user.isSuperuser ? ' (superuser)' : ''}`)
   })
@@ -78,7 +93,6 @@ program
 
 loadDotEnv()
 program.parseAsync().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error)
-  console.error(`gatehouse: ${message}`)
+  console.error(errorLine(error))
   process.exit(1)
 })

@@ -1,42 +1,69 @@
 import { createInterface } from 'node:readline'
 
+/** A terminal-like input: process.stdin, or a fake one in tests. */
+export interface PasswordInput extends NodeJS.ReadableStream {
+  isTTY?: boolean
+  setRawMode?(mode: boolean): unknown
+}
+
+export interface PasswordStreams {
+  input?: PasswordInput
+  output?: NodeJS.WritableStream
+}
+
 /**
  * A password from a terminal prompt (not echoed) or, when stdin is not a TTY, its first line, so
  * scripts can pipe it. Never from an argument: arguments show up in `ps` and shell history.
  */
-export async function readPassword(prompt: string): Promise<string> {
-  if (!process.stdin.isTTY) {
-    const lines = createInterface({ input: process.stdin })
+export async function readPassword(prompt: string, streams: PasswordStreams = {}): Promise<string> {
+  const { input = process.stdin, output = process.stdout } = streams
+  if (!input.isTTY || !input.setRawMode) {
+    const lines = createInterface({ input })
     for await (const line of lines) {
       lines.close()
       return line
     }
     return ''
   }
-  process.stdout.write(prompt)
-  process.stdin.setRawMode(true)
-  process.stdin.resume()
+  const setRawMode = input.setRawMode.bind(input)
+  output.write(prompt)
+  setRawMode(true)
+  input.resume()
   let password = ''
   return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      for (const char of chunk.toString('utf8')) {
+    const onData = (chunk: Buffer | string) => {
+      for (const char of chunk.toString()) {
         if (char === '\r' || char === '\n') {
           cleanup()
-          process.stdout.write('\n')
+          output.write('\n')
           return resolve(password)
         }
-        if (char === '\u0003') {
+        if (char === '\u0003' || char === '\u0004') {
           cleanup()
+          output.write('\n')
           return reject(new Error('cancelled'))
         }
-        password = char === '\u007f' ? password.slice(0, -1) : password + char
+        password = char === '\u007f' || char === '\b' ? password.slice(0, -1) : password + char
       }
     }
     const cleanup = () => {
-      process.stdin.off('data', onData)
-      process.stdin.setRawMode(false)
-      process.stdin.pause()
+      input.off('data', onData)
+      setRawMode(false)
+      input.pause()
     }
-    process.stdin.on('data', onData)
+    input.on('data', onData)
   })
+}
+
+/**
+ * A new password: at a terminal it is typed twice and a mismatch is refused (nothing is echoed,
+ * so a typo would otherwise become the password); piped, its first line.
+ */
+export async function readNewPassword(streams: PasswordStreams = {}): Promise<string> {
+  const input = streams.input ?? process.stdin
+  const password = await readPassword('Password: ', streams)
+  if (!input.isTTY || !input.setRawMode) return password
+  const repeated = await readPassword('Repeat the password: ', streams)
+  if (repeated !== password) throw new Error('the two passwords do not match')
+  return password
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { describeDatabase } from '../store/database-url.ts'
 import { buildApp } from './build-app.ts'
 import type { GatehouseConfig } from './config.ts'
 import { buildDemoApp } from './demo-server.ts'
@@ -19,7 +20,11 @@ export async function serve(config: GatehouseConfig): Promise<FastifyInstance> {
 
   await app.listen({ host: config.host, port: config.port })
   const docs = config.docs ? ` docs at http://${displayHost(config.host)}:${config.port}/docs` : ''
-  app.log.info(`Gatehouse API on http://${displayHost(config.host)}:${config.port}${docs}`)
+  const database = describeDatabase(config.databaseUrl)
+  app.log.info(
+    { database },
+    `Gatehouse API on http://${displayHost(config.host)}:${config.port}${docs}, database ${database}`,
+  )
   if (demo) {
     await demo.listen({ host: config.host, port: config.demoPort })
     app.log.info(`Demo app on http://${displayHost(config.host)}:${config.demoPort}`)

@@ -4,8 +4,8 @@
  * database it leaves behind.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { issueAccessToken } from '../../src/accounts/access-tokens.ts'
 import { insertUser } from '../../src/accounts/users.ts'
 import { argon2idParameters, createPasswordHasher } from '../../src/core/passwords/index.ts'
+import { parseDatabaseUrl } from '../../src/store/database-url.ts'
 import { migrateToLatest } from '../../src/store/migrate.ts'
 import { openStore, type Store } from '../../src/store/open-store.ts'
 import { createSqliteDatabase, type TestDatabase } from '../helpers/databases.ts'
@@ -193,6 +194,13 @@ describe('gatehouse --help', SUITE_TIMEOUT, () => {
     }
   })
 
+  test('--version prints the version of package.json, and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+    const result = await gatehouse(['--version'], {})
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(result.stdout.trim(), version)
+  })
+
   test('an unknown command exits non-zero and says so on stderr', async () => {
     const result = await gatehouse(['frobnicate'], {})
     assert.notEqual(result.code, 0)
@@ -210,6 +218,10 @@ describe('gatehouse migrate', SUITE_TIMEOUT, () => {
     const result = await gatehouse(['migrate'], { DATABASE_URL: url })
     assert.equal(result.code, 0, result.stderr)
     assert.match(result.stdout, /applied: 001-initial/)
+    assert.ok(
+      result.stdout.includes(`database: sqlite ${parseDatabaseUrl(url).target}\n`),
+      `the database is not named:\n${result.stdout}`,
+    )
     assert.doesNotMatch(result.stdout, /up to date/)
     assert.deepEqual(await usersIn(url), [])
   })
@@ -296,6 +308,129 @@ describe('gatehouse create-user', SUITE_TIMEOUT, () => {
   })
 })
 
+describe('gatehouse create-user validates the email like POST /register', SUITE_TIMEOUT, () => {
+  let url: string
+  before(async () => {
+    url = (await freshDatabase()).url
+  })
+
+  for (const [label, email] of [
+    ['an empty email', ''],
+    ['not an email', 'not-an-email'],
+    ['no domain', 'someone@'],
+  ] as const) {
+    test(`${label} (${JSON.stringify(email)}): exit non-zero, one line naming the email problem, no account`, async () => {
+      const result = await gatehouse(['create-user', email], { DATABASE_URL: url }, `${PASSWORD}\n`)
+      assert.notEqual(result.code, 0)
+      const lines = result.stderr.trim().split('\n')
+      assert.equal(lines.length, 1, `not one line:\n${result.stderr}`)
+      assert.match(lines[0] ?? '', /^gatehouse: .*email/i)
+      assert.doesNotMatch(result.stderr, /\bat \S+:\d+|GatehouseError|VALIDATION_FAILED/)
+      assert.doesNotMatch(result.stdout, /created user/)
+      assert.ok(!result.stderr.includes(PASSWORD))
+      assert.deepEqual(await usersIn(url), [])
+    })
+  }
+
+  test('a valid email (ok@example.com) creates the account', async () => {
+    const result = await gatehouse(['create-user', 'ok@example.com'], { DATABASE_URL: url }, `${PASSWORD}\n`)
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /created user \d+ <ok@example\.com>/)
+    assert.deepEqual(
+      (await usersIn(url)).map((user) => [user.email, user.is_superuser]),
+      [['ok@example.com', 0]],
+    )
+  })
+})
+
+/** `script` (util-linux) runs a command on a pseudo-terminal: the CLI then sees a real TTY. */
+const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0
+
+/**
+ * Runs `gatehouse <args>` on a pseudo-terminal and types each answer (then Enter) once its prompt
+ * has appeared, as a person would. Resolves with the terminal's whole output and the exit code.
+ */
+function atTerminal(
+  args: string[],
+  env: Record<string, string>,
+  answers: [prompt: string, answer: string][],
+): Promise<{ code: number | null; output: string }> {
+  const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`
+  const command = [process.execPath, '--import', TSX, CLI, ...args].map(quote).join(' ')
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: workDir,
+    env: childEnv(env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  children.add(child)
+  let output = ''
+  let answered = 0
+  let seen = 0
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk
+    const next = answers[answered]
+    if (!next) return
+    const at = output.indexOf(next[0], seen)
+    if (at < 0) return
+    seen = at + next[0].length
+    answered++
+    child.stdin.write(`${next[1]}\r`)
+  })
+  child.stdin.on('error', () => {})
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`gatehouse ${args.join(' ')} at a terminal still running:\n${output}`))
+    }, CHILD_TIMEOUT_MS)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      children.delete(child)
+      resolve({ code, output })
+    })
+    child.on('exit', () => child.stdin.end())
+  })
+}
+
+describe('gatehouse create-user at a terminal', {
+  ...SUITE_TIMEOUT,
+  skip: !hasScript && 'needs script(1)',
+}, () => {
+  let url: string
+  before(async () => {
+    url = (await freshDatabase()).url
+  })
+
+  test('asks for the password twice, echoes neither, and creates the account when they match', async () => {
+    const result = await atTerminal(['create-user', 'tty@example.com'], { DATABASE_URL: url }, [
+      ['Password: ', PASSWORD],
+      ['Repeat the password: ', PASSWORD],
+    ])
+    assert.equal(result.code, 0, result.output)
+    assert.match(
+      result.output,
+      /Password: [\s\S]*Repeat the password: [\s\S]*created user \d+ <tty@example\.com>/,
+    )
+    assert.ok(!result.output.includes(PASSWORD), `the password was echoed:\n${result.output}`)
+    const [user] = await usersIn(url)
+    assert.ok(user)
+    assert.equal((await createPasswordHasher().verifyAndUpgrade(PASSWORD, user.hashed_password)).valid, true)
+  })
+
+  test('two different passwords: exit non-zero, says they do not match, and creates nothing', async () => {
+    const result = await atTerminal(['create-user', 'typo@example.com'], { DATABASE_URL: url }, [
+      ['Password: ', PASSWORD],
+      ['Repeat the password: ', `${PASSWORD}x`],
+    ])
+    assert.notEqual(result.code, 0)
+    assert.match(result.output, /gatehouse: the two passwords do not match/)
+    assert.doesNotMatch(result.output, /created user/)
+    assert.deepEqual(
+      (await usersIn(url)).filter((user) => user.email === 'typo@example.com'),
+      [],
+    )
+  })
+})
+
 describe('gatehouse prune', SUITE_TIMEOUT, () => {
   let url: string
   let live: string
@@ -379,6 +514,7 @@ describe('a bad DATABASE_URL', SUITE_TIMEOUT, () => {
     test(`${label}: migrate exits non-zero with a message that does not echo the password`, async () => {
       const result = await gatehouse(['migrate'], { DATABASE_URL: url })
       assert.notEqual(result.code, 0)
+      assert.equal(result.stderr.trim().split('\n').length, 1, `not one line:\n${result.stderr}`)
       const line = /^gatehouse: (.+)$/m.exec(result.stderr)?.[1]
       assert.ok(line, `no message:\n${result.stderr}`)
       assert.match(line, message)
@@ -386,6 +522,15 @@ describe('a bad DATABASE_URL', SUITE_TIMEOUT, () => {
       assert.ok(!result.stdout.includes(DB_PASSWORD), `password echoed:\n${result.stdout}`)
     })
   }
+
+  test('migrate names the PostgreSQL database it tries, without user or password', async () => {
+    const result = await gatehouse(['migrate'], {
+      DATABASE_URL: `postgres://admin:${DB_PASSWORD}@127.0.0.1:1/app?sslmode=disable`,
+    })
+    assert.notEqual(result.code, 0)
+    assert.match(result.stdout, /^database: postgres 127\.0\.0\.1:1\/app$/m)
+    assert.doesNotMatch(result.stdout, /admin|sslmode/)
+  })
 
   test('serve and create-user fail the same way, without echoing the password', async () => {
     const env = { DATABASE_URL: `mysql://admin:${DB_PASSWORD}@db.example.com/app`, PORT: '0', DEMO_PORT: '0' }
@@ -400,7 +545,7 @@ describe('a bad DATABASE_URL', SUITE_TIMEOUT, () => {
 
 describe('gatehouse serve', SUITE_TIMEOUT, () => {
   /** Starts serve, checks /healthz on 127.0.0.1, sends SIGTERM to the PID, checks a clean exit. */
-  async function serveAndStop(env: Record<string, string>, demoPort = 0): Promise<void> {
+  async function serveAndStop(env: Record<string, string>, demoPort = 0): Promise<Finished> {
     const port = await freePort()
     const running = start(['serve'], { ...env, PORT: String(port), DEMO_PORT: String(demoPort) })
     const health = await waitForHttp(`http://127.0.0.1:${port}/healthz`, running, CHILD_TIMEOUT_MS - 5000)
@@ -432,13 +577,23 @@ describe('gatehouse serve', SUITE_TIMEOUT, () => {
     assert.equal(result.code, 0, result.stderr)
     await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'still listening after exit')
     if (demoPort > 0) await assert.rejects(fetch(`http://127.0.0.1:${demoPort}/`), 'demo still listening')
+    return result
   }
 
   test('starts on PORT, answers GET /healthz 200 on 127.0.0.1, and exits 0 within 5 s of SIGTERM', async () => {
     const { url } = await freshDatabase()
-    await serveAndStop({ DATABASE_URL: url })
+    const result = await serveAndStop({ DATABASE_URL: url })
     // serve migrated the database before listening.
     assert.deepEqual(await usersIn(url), [])
+    // The startup line names the database, so a wrong DATABASE_URL is seen at once.
+    const startup = result.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string; database?: string })
+      .find((entry) => entry.msg?.startsWith('Gatehouse API on'))
+    assert.ok(startup, `no startup line:\n${result.stdout}`)
+    assert.equal(startup.database, `sqlite ${parseDatabaseUrl(url).target}`)
+    assert.ok(startup.msg?.endsWith(`database sqlite ${parseDatabaseUrl(url).target}`), startup.msg)
   })
 
   test("npm start's default: also serves the demo app on DEMO_PORT, and stops it with the API", async () => {
