@@ -1,5 +1,7 @@
+import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERRORS, type ErrorCode, GatehouseError, isGatehouseError } from '../core/errors.ts'
+import { unsupportedMediaTypeDetail } from './media-types.ts'
 
 interface FieldError {
   loc: (string | number)[]
@@ -29,6 +31,27 @@ const FASTIFY_CLIENT_ERRORS: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_BODY',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
+  FST_ERR_BAD_URL: 'MALFORMED_URL',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
+}
+
+/**
+ * A 4xx nobody mapped (a plugin's, a library's, a handler's): its message may carry internals (a
+ * query, a path, the input), so only a generic detail leaves (OWASP Error Handling Cheat Sheet;
+ * ASVS 5.0 V16.5.1). Statuses with a code of ours get it; the others keep their status.
+ */
+const CLIENT_ERRORS_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'MALFORMED_REQUEST',
+  401: 'NOT_AUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  413: 'BODY_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
 }
 
 export function sendError(reply: FastifyReply, error: GatehouseError): FastifyReply {
@@ -48,11 +71,19 @@ export function gatehouseErrorHandler(
     return sendError(reply, new GatehouseError('VALIDATION_FAILED', { detail: toFieldErrors(error) }))
   }
   const mapped = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined
-  if (mapped) return sendError(reply, new GatehouseError(mapped, { detail: error.message }))
-  // JSON.parse failures surface as a SyntaxError with statusCode 400.
+  if (mapped === 'UNSUPPORTED_MEDIA_TYPE') {
+    return sendError(reply, new GatehouseError(mapped, { detail: unsupportedMediaTypeDetail(request) }))
+  }
+  if (mapped) return sendError(reply, new GatehouseError(mapped))
   const status = error.statusCode ?? 500
   if (status >= 400 && status < 500) {
-    return reply.code(status).send({ detail: error.message, code: 'MALFORMED_BODY' })
+    // JSON.parse failures of a custom parser surface as a SyntaxError with statusCode 400.
+    if (error instanceof SyntaxError) return sendError(reply, new GatehouseError('MALFORMED_BODY'))
+    const code = CLIENT_ERRORS_BY_STATUS[status]
+    if (code) return sendError(reply, new GatehouseError(code))
+    return reply
+      .code(status)
+      .send({ detail: STATUS_CODES[status] ?? ERRORS.CLIENT_ERROR.detail, code: 'CLIENT_ERROR' })
   }
   request.log.error({ err: error }, 'unhandled error')
   return reply.code(500).send({ detail: ERRORS.INTERNAL.detail, code: 'INTERNAL' })

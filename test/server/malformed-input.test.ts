@@ -20,6 +20,8 @@ interface Case {
   code?: string
   /** For 422s: the fields `detail` must name, as 'body.field'. */
   fields?: string[]
+  /** What a string `detail` must say. */
+  detail?: RegExp
 }
 
 const JSON_TYPE = { 'content-type': 'application/json' }
@@ -65,6 +67,14 @@ const CASES: Case[] = [
     request: registerJson('<user/>', { 'content-type': 'application/xml' }),
     status: 415,
     code: 'UNSUPPORTED_MEDIA_TYPE',
+    detail: /^Unsupported media type; this route accepts (?=.*application\/json)(?!.*xml)/,
+  },
+  {
+    name: 'an invalid Content-Type header',
+    request: registerJson('{}', { 'content-type': 'not a <type>' }),
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    detail: /^Unsupported media type; this route accepts (?!.*<type>)/,
   },
   {
     name: 'JSON body over 64 KiB',
@@ -256,6 +266,7 @@ for (const { dialect, skip, create } of dialects()) {
         const body = assertJsonError(response, testCase.name)
         assert.ok(expected.includes(response.statusCode), `${testCase.name}: got ${response.statusCode}`)
         if (testCase.code) assert.equal(body.code, testCase.code)
+        if (testCase.detail) assert.match(String(body.detail), testCase.detail)
         if (testCase.fields) {
           assert.equal(body.code, 'VALIDATION_FAILED')
           const locs = (body.detail as { loc: string[] }[]).map((issue) => issue.loc.join('.')).sort()
