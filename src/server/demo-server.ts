@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { HTML_CSP, serializeCsp } from '../core/headers/index.ts'
 import { securityHeadersPlugin } from '../fastify/browser/security-headers.ts'
 import { gatehouseErrorHandler, gatehouseNotFoundHandler } from '../fastify/error-handler.ts'
+import { gatehouseServerOptions } from '../fastify/server-options.ts'
 
 export interface DemoOptions {
   /** Where the page sends its API calls, e.g. http://localhost:8000. */
@@ -20,7 +21,7 @@ const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url))
  */
 export async function buildDemoApp(options: DemoOptions): Promise<FastifyInstance> {
   const apiOrigin = new URL(options.apiBaseUrl).origin
-  const app = Fastify({ logger: false })
+  const app = Fastify({ ...gatehouseServerOptions(), logger: false })
   app.setErrorHandler(gatehouseErrorHandler)
   app.setNotFoundHandler(gatehouseNotFoundHandler)
   await app.register(securityHeadersPlugin, {

@@ -72,4 +72,19 @@ describe('demo server (buildDemoApp)', () => {
       assert.equal(response.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'")
     })
   }
+
+  it('GET /..%5cpackage.json (a backslash traversal) is a JSON 403 FORBIDDEN, not a body error', async () => {
+    const response = await demo.inject({ url: '/..%5cpackage.json' })
+    assert.equal(response.statusCode, 403)
+    assert.deepEqual(response.json(), { detail: 'Forbidden', code: 'FORBIDDEN' })
+    assert.equal(response.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'")
+  })
+
+  it('GET /%c0<script> is a JSON 400 MALFORMED_URL with the API headers, the URL not echoed', async () => {
+    const response = await demo.inject({ url: '/%c0%3Cscript%3E' })
+    assert.equal(response.statusCode, 400)
+    assert.deepEqual(response.json(), { detail: 'Malformed URL', code: 'MALFORMED_URL' })
+    assert.equal(response.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'")
+    assert.equal(response.headers['x-content-type-options'], 'nosniff')
+  })
 })
