@@ -2,12 +2,14 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Accounts } from '../accounts/accounts.ts'
 import { createLoginThrottle, type LoginThrottle } from '../accounts/login-throttle.ts'
 import { docsPlugin } from '../fastify/docs.ts'
+import { hostAllowlistPlugin } from '../fastify/host-allowlist.ts'
 import { DEVELOPMENT_COOKIES, gatehousePlugin, PRODUCTION_COOKIES } from '../fastify/plugin.ts'
 import { authRoutes } from '../fastify/routes/auth-routes.ts'
 import { healthRoutes } from '../fastify/routes/health-routes.ts'
 import { meRoutes } from '../fastify/routes/me-routes.ts'
 import { profileRoutes } from '../fastify/routes/profile-routes.ts'
 import { sessionRoutes } from '../fastify/routes/session-routes.ts'
+import { gatehouseServerOptions } from '../fastify/server-options.ts'
 import { migrateToLatest, openMigratedStore } from '../store/migrate.ts'
 import type { Store } from '../store/open-store.ts'
 import { accountsFromConfig } from './accounts-from-config.ts'
@@ -31,7 +33,17 @@ export async function buildApp(
   const store = options.store ?? (await openMigratedStore(config.databaseUrl)).store
   if (!ownsStore) await migrateToLatest(store.db, store.dialect)
 
+  const server = gatehouseServerOptions({
+    // RFC 6797 §7.2: HSTS only means something over https, which production is expected to be.
+    hsts: config.env === 'production',
+    requestTimeoutSeconds: config.requestTimeoutSeconds,
+    headersTimeoutSeconds: config.headersTimeoutSeconds,
+    keepAliveTimeoutSeconds: config.keepAliveTimeoutSeconds,
+  })
   const app = Fastify({
+    ...server,
+    // The Host allowlist refuses a request without Host itself, as JSON; Node's own 400 is empty.
+    http: { ...server.http, requireHostHeader: false },
     logger: options.logger ?? loggerOptions(config.logLevel),
     bodyLimit: config.bodyLimitBytes,
     // A number is not a string: `{"password": 12345678}` is a 422, not a coerced password; and a
@@ -89,6 +101,8 @@ async function registerAll(
   loginThrottle: LoginThrottle,
 ): Promise<void> {
   const isProduction = config.env === 'production'
+  // First of all hooks: a request for another host gets no further (not even CORS or CSRF work).
+  await app.register(hostAllowlistPlugin, { allowedHosts: config.allowedHosts })
   await app.register(gatehousePlugin, {
     accounts,
     cookies: isProduction ? PRODUCTION_COOKIES : DEVELOPMENT_COOKIES,
@@ -98,7 +112,7 @@ async function registerAll(
     securityHeaders: { hsts: isProduction, docsPrefix: '/docs' },
     loginThrottle,
   })
-  await app.register(docsPlugin, { ui: config.docs })
+  await app.register(docsPlugin, { expose: config.docs })
   await app.register(healthRoutes)
   await app.register(authRoutes)
   await app.register(meRoutes)

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { LOGIN_THROTTLE_DEFAULTS as LOGIN } from '../accounts/login-throttle.ts'
 import { parseOriginList } from '../core/cors/origin.ts'
+import { hostMatcher, normalizeHost } from '../fastify/allowed-hosts.ts'
+import { SERVER_TIMEOUT_DEFAULTS as TIMEOUTS } from '../fastify/server-options.ts'
 
 export type Environment = 'development' | 'production'
 
@@ -40,6 +42,21 @@ export interface GatehouseConfig {
   redisKeyPrefix: string
   /** Reverse proxies whose X-Forwarded-For is believed (addresses, CIDRs, `loopback`…); [] = none. */
   trustProxy: string[]
+  /** Registrations per client IP within `registerWindowSeconds` (0: off). */
+  registerMaxPerIp: number
+  registerWindowSeconds: number
+  /** The OAuth2 password grant (`POST /token`); false turns it off. */
+  passwordGrant: boolean
+  /** The whole request must arrive within this (0: off). */
+  requestTimeoutSeconds: number
+  /** The header block must arrive within this. */
+  headersTimeoutSeconds: number
+  /** Idle keep-alive connections are closed after this. */
+  keepAliveTimeoutSeconds: number
+  /** The address clients use, e.g. https://api.example.com; null when not given. */
+  publicUrl: string | null
+  /** Host header values served (`name` on any port, or `name:port`); others get a 400. */
+  allowedHosts: string[]
 }
 
 export type Env = Record<string, string | undefined>
@@ -120,8 +137,81 @@ function trustProxy(env: Env): string[] {
   return entries
 }
 
+/** `1` on, `0` off, unset the default: no guessing what `false` or `off` meant. */
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (raw !== '0' && raw !== '1') throw new Error(`${name} must be 0 or 1 (got "${raw}")`)
+  return raw === '1'
+}
+
+function timeouts(env: Env) {
+  const request = integer(env, 'REQUEST_TIMEOUT_SECONDS', TIMEOUTS.requestTimeoutSeconds, 0, 3600)
+  const headers = integer(env, 'HEADERS_TIMEOUT_SECONDS', TIMEOUTS.headersTimeoutSeconds, 1, 3600)
+  // Node refuses a headers timeout above the request timeout: it could never fire.
+  if (request > 0 && headers > request) {
+    throw new Error(
+      `HEADERS_TIMEOUT_SECONDS (${headers}) must not exceed REQUEST_TIMEOUT_SECONDS (${request})`,
+    )
+  }
+  return {
+    requestTimeoutSeconds: request,
+    headersTimeoutSeconds: headers,
+    keepAliveTimeoutSeconds: integer(
+      env,
+      'KEEP_ALIVE_TIMEOUT_SECONDS',
+      TIMEOUTS.keepAliveTimeoutSeconds,
+      1,
+      3600,
+    ),
+  }
+}
+
+function publicUrl(env: Env): URL | null {
+  const value = env.PUBLIC_URL
+  if (!value) return null
+  const url = URL.canParse(value) ? new URL(value) : null
+  if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password) {
+    // Not echoed: a URL with credentials in it is exactly what must not reach a log.
+    throw new Error('PUBLIC_URL must be an http:// or https:// URL without credentials')
+  }
+  return url
+}
+
+/** Development serves the loopback names, on any port (inject()'s `localhost:80` included). */
+const DEVELOPMENT_HOSTS = ['localhost', '127.0.0.1', '[::1]']
+
+/**
+ * Which Host values are served (DNS rebinding; src/fastify/host-allowlist.ts). Production must
+ * say: ALLOWED_HOSTS, or the host of PUBLIC_URL. `*` is refused, like a wildcard CORS origin.
+ */
+function allowedHosts(env: Env, mode: Environment, url: URL | null): string[] {
+  const raw = env.ALLOWED_HOSTS
+  if (raw === undefined || raw.trim() === '') {
+    if (url) return [url.host]
+    if (mode === 'production') {
+      throw new Error('ALLOWED_HOSTS (or PUBLIC_URL) is required when GATEHOUSE_ENV=production')
+    }
+    return DEVELOPMENT_HOSTS
+  }
+  const hosts = raw.split(',').map((entry) => {
+    const host = normalizeHost(entry)
+    if (host === null || entry.trim() === '') {
+      throw new Error(
+        `ALLOWED_HOSTS must list host names or addresses, each optionally with :port (got "${entry.trim()}")`,
+      )
+    }
+    return host
+  })
+  if (url && !hostMatcher(hosts)(url.host)) {
+    throw new Error(`ALLOWED_HOSTS does not allow the host of PUBLIC_URL (${url.host})`)
+  }
+  return hosts
+}
+
 export function loadConfig(env: Env = process.env): GatehouseConfig {
   const mode = environment(env)
+  const url = publicUrl(env)
   const demoPort = integer(env, 'DEMO_PORT', mode === 'production' ? 0 : 9000, 0, 65535)
   // The demo front end is the one cross-origin caller development trusts by default.
   const defaultOrigins = mode === 'development' && demoPort > 0 ? `http://localhost:${demoPort}` : ''
@@ -158,5 +248,13 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     redisUrl: redisUrl(env),
     redisKeyPrefix: redisKeyPrefix(env),
     trustProxy: trustProxy(env),
+    // Account creation per client IP (ASVS 5.0 V2.4.1, anti-automation): 20 an hour still lets a
+    // classroom or an office behind one NAT sign up.
+    registerMaxPerIp: integer(env, 'REGISTER_MAX_PER_IP', 20, 0, 1e6),
+    registerWindowSeconds: integer(env, 'REGISTER_WINDOW_SECONDS', 3600, 1, 7 * 86400),
+    passwordGrant: flag(env, 'PASSWORD_GRANT', true),
+    ...timeouts(env),
+    publicUrl: url ? url.origin : null,
+    allowedHosts: allowedHosts(env, mode, url),
   }
 }

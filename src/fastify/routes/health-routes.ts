@@ -2,16 +2,21 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { GatehouseError } from '../../core/errors.ts'
+import '../host-allowlist.ts'
 import { ErrorRef } from '../schemas.ts'
 
 const Status = Type.Object({ status: Type.String() })
+/** Probes address pods by IP, not by a public name: see the Host allowlist. */
+const PROBE = { anyHost: true }
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/healthz', { schema: { tags: ['health'], response: { 200: Status } } }, () => ({ status: 'ok' }))
+  app.get('/healthz', { config: PROBE, schema: { tags: ['health'], response: { 200: Status } } }, () => ({
+    status: 'ok',
+  }))
 
   app.get(
     '/readyz',
-    { schema: { tags: ['health'], response: { 200: Status, 503: ErrorRef } } },
+    { config: PROBE, schema: { tags: ['health'], response: { 200: Status, 503: ErrorRef } } },
     async (request) => {
       try {
         await sql`select 1`.execute(app.gatehouse.accounts.db)
