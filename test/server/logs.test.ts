@@ -14,6 +14,7 @@ import {
   TEST_SECRET,
   type TestApp,
 } from '../helpers/test-app.ts'
+import { portOf, rawRequest } from './raw-http.ts'
 
 const EMAIL = 'logs@example.com'
 const PASSWORD = 'Logged-Passw0rd-Secret!'
@@ -77,6 +78,35 @@ for (const { dialect, skip, create } of dialects()) {
           'requests are not logged',
         )
         assertNoSecrets(lines, secrets)
+      })
+
+      it('logs no query-string credential (?access_token=, ?x-csrftoken=), refused or not', async () => {
+        const token = await login(t.app, EMAIL, PASSWORD)
+        const csrf = 'csrf-in-query-0123456789abcdef'
+        const queried = await t.app.inject({ url: `/me?access_token=${token}` })
+        assert.equal(queried.statusCode, 401, 'a token in the query string is refused')
+        const other = await t.app.inject({ url: `/me?page=2&x-csrftoken=${csrf}`, headers: bearer(token) })
+        assert.equal(other.statusCode, 200)
+        const bad = await t.app.inject({ url: `/%c0?access_token=${token}` })
+        assert.equal(bad.statusCode, 400)
+        assertNoSecrets(lines, [token, token.slice('gth_'.length), csrf])
+        const urls = lines.map((line) => JSON.parse(line).req?.url).filter(Boolean)
+        assert.ok(urls.includes('/me?[redacted]'), `the path is still logged: ${urls.join(' ')}`)
+      })
+
+      it('logs a request Node’s parser refuses by its code, not its raw bytes', async () => {
+        await t.app.listen({ port: 0, host: '127.0.0.1' })
+        const secret = 'gth_raw-packet-secret-0123456789'
+        const response = await rawRequest(
+          portOf(t.app),
+          `patch /me HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${secret}\r\n\r\n`,
+        )
+        assert.equal(response.status, 400)
+        const logged = lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'client error')
+        assert.ok(logged, 'the refused request is not logged')
+        assert.equal(logged.code, 'HPE_INVALID_METHOD')
+        assert.ok(!lines.some((line) => line.includes('rawPacket')), 'raw request bytes in the log')
+        assertNoSecrets(lines, [secret, Buffer.from(secret).toString('base64')])
       })
     })
 
