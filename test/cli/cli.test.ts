@@ -606,6 +606,7 @@ describe('gatehouse serve', SUITE_TIMEOUT, () => {
     const port = await freePort()
     const result = await gatehouse(['serve'], {
       GATEHOUSE_ENV: 'production',
+      ALLOWED_HOSTS: '127.0.0.1',
       DATABASE_URL: url,
       PORT: String(port),
       DEMO_PORT: '0',
@@ -618,6 +619,7 @@ describe('gatehouse serve', SUITE_TIMEOUT, () => {
     const { url } = await freshDatabase()
     const result = await gatehouse(['serve'], {
       GATEHOUSE_ENV: 'production',
+      ALLOWED_HOSTS: '127.0.0.1',
       GATEHOUSE_SECRET: 'changeme',
       DATABASE_URL: url,
       PORT: String(await freePort()),
@@ -630,6 +632,11 @@ describe('gatehouse serve', SUITE_TIMEOUT, () => {
 
   test('GATEHOUSE_ENV=production with a strong GATEHOUSE_SECRET starts and stops cleanly', async () => {
     const { url } = await freshDatabase()
-    await serveAndStop({ GATEHOUSE_ENV: 'production', GATEHOUSE_SECRET: STRONG_SECRET, DATABASE_URL: url })
+    await serveAndStop({
+      GATEHOUSE_ENV: 'production',
+      GATEHOUSE_SECRET: STRONG_SECRET,
+      ALLOWED_HOSTS: '127.0.0.1',
+      DATABASE_URL: url,
+    })
   })
 })
