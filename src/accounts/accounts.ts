@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { emailViolation } from '../core/email/index.ts'
 import { GatehouseError } from '../core/errors.ts'
 import { type PasswordHasher, passwordPolicyViolation } from '../core/passwords/index.ts'
 import type { Database } from '../store/schema.ts'
@@ -39,6 +40,26 @@ function assertPasswordPolicy(password: string): void {
   }
 }
 
+function assertValidEmail(email: string): void {
+  const violation = emailViolation(email)
+  if (violation) {
+    throw new GatehouseError('VALIDATION_FAILED', {
+      detail: [{ loc: ['body', 'email'], msg: violation, type: 'value_error' }],
+    })
+  }
+}
+
+/** What public registration accepts: these two fields and nothing else. */
+export interface Registration {
+  email: string
+  password: string
+}
+
+/** An account made by an operator (CLI, later admin routes), who may grant superuser rights. */
+export interface NewAccount extends Registration {
+  isSuperuser: boolean
+}
+
 /** The account use cases, over one store and one hasher. Knows nothing of HTTP. */
 export function createAccounts(options: AccountsOptions) {
   const { db, hasher } = options
@@ -50,14 +71,29 @@ export function createAccounts(options: AccountsOptions) {
     cache,
   }
 
+  async function createAccount(email: string, password: string, isSuperuser: boolean): Promise<User> {
+    assertValidEmail(email)
+    assertPasswordPolicy(password)
+    const hashedPassword = await hasher.hash(password)
+    return insertUser(db, { email, hashedPassword, isSuperuser })
+  }
+
   return {
     db,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
 
-    async register(input: { email: string; password: string; isSuperuser?: boolean }): Promise<User> {
-      assertPasswordPolicy(input.password)
-      const hashedPassword = await hasher.hash(input.password)
-      return insertUser(db, { email: input.email, hashedPassword, isSuperuser: input.isSuperuser })
+    /**
+     * Public self-registration: an active, unverified, unprivileged account. Only `email` and
+     * `password` are read, whatever else the object holds, so no request field can grant a
+     * privilege (OWASP Mass Assignment Cheat Sheet; ASVS 5.0 V15.3.3).
+     */
+    register(input: Registration): Promise<User> {
+      return createAccount(input.email, input.password, false)
+    },
+
+    /** An operator's account creation: the same email and password rules, and the superuser flag. */
+    createUser(input: NewAccount): Promise<User> {
+      return createAccount(input.email, input.password, input.isSuperuser === true)
     },
 
     /**
@@ -96,6 +132,7 @@ export function createAccounts(options: AccountsOptions) {
     pruneTokens: () => pruneAccessTokens(db, options.idleTimeoutSeconds),
     findUserById: (id: number) => findUserById(db, id),
     async changeEmail(userId: number, email: string): Promise<User> {
+      assertValidEmail(email)
       const user = await updateEmail(db, userId, email)
       // Cached sessions of this user carry the old email.
       cache?.deleteUser(userId)

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Accounts } from '../accounts/accounts.ts'
+import { type AttemptLimiter, createAttemptLimiter } from '../accounts/attempt-limiter.ts'
 import { createLoginThrottle, type LoginThrottle } from '../accounts/login-throttle.ts'
 import { docsPlugin } from '../fastify/docs.ts'
 import { hostAllowlistPlugin } from '../fastify/host-allowlist.ts'
@@ -48,7 +49,9 @@ export async function buildApp(
     bodyLimit: config.bodyLimitBytes,
     // A number is not a string: `{"password": 12345678}` is a 422, not a coerced password; and a
     // 422 lists every bad field, like FastAPI.
-    ajv: { customOptions: { coerceTypes: false, allErrors: true } },
+    // And a field a route does not take is a 422 naming it, not silently dropped (Fastify's default
+    // removeAdditional): a client that sends `is_superuser` learns it cannot set it.
+    ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false } },
     return503OnClosing: true,
     // request.ip feeds the per-IP login limit: the client's address only through named proxies.
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
@@ -70,8 +73,16 @@ export async function buildApp(
     onStoreError: (error) => app.log.warn({ err: error }, 'login throttle store error'),
   })
 
+  const registerLimiter = createAttemptLimiter({
+    maxAttempts: config.registerMaxPerIp,
+    windowSeconds: config.registerWindowSeconds,
+    redis,
+    keyPrefix: `${config.redisKeyPrefix}:register`,
+    onStoreError: (error) => app.log.warn({ err: error }, 'register limiter store error'),
+  })
+
   try {
-    await registerAll(app, config, accounts, loginThrottle)
+    await registerAll(app, config, { accounts, loginThrottle, registerLimiter })
   } catch (error) {
     // The caller never gets this app to close: release the connections here.
     if (redis) await closeRedis(redis)
@@ -97,8 +108,11 @@ export async function buildApp(
 async function registerAll(
   app: FastifyInstance,
   config: GatehouseConfig,
-  accounts: Accounts,
-  loginThrottle: LoginThrottle,
+  {
+    accounts,
+    loginThrottle,
+    registerLimiter,
+  }: { accounts: Accounts; loginThrottle: LoginThrottle; registerLimiter: AttemptLimiter },
 ): Promise<void> {
   const isProduction = config.env === 'production'
   // First of all hooks: a request for another host gets no further (not even CORS or CSRF work).
@@ -114,7 +128,7 @@ async function registerAll(
   })
   await app.register(docsPlugin, { expose: config.docs })
   await app.register(healthRoutes)
-  await app.register(authRoutes)
+  await app.register(authRoutes, { registerLimiter, passwordGrant: config.passwordGrant })
   await app.register(meRoutes)
   await app.register(sessionRoutes)
   await app.register(profileRoutes, { freshSessionSeconds: config.freshSessionSeconds })

@@ -159,15 +159,55 @@ for (const { dialect, skip, create } of dialects()) {
         )
       })
 
-      it('creates a superuser only when asked', async () => {
-        const admin = await accounts.register({
+      it('creates a superuser only through createUser, never through register', async () => {
+        const admin = await accounts.createUser({
           email: uniqueEmail('admin'),
           password: PASSWORD,
           isSuperuser: true,
         })
-        const plain = await accounts.register({ email: uniqueEmail('plain'), password: PASSWORD })
+        const plain = await accounts.createUser({
+          email: uniqueEmail('plain'),
+          password: PASSWORD,
+          isSuperuser: false,
+        })
+        // A caller that hands a whole request body over still gets a plain account.
+        const body = JSON.parse(
+          `{"email":"${uniqueEmail('mass')}","password":"${PASSWORD}","isSuperuser":true,` +
+            '"is_superuser":true,"isActive":false,"is_verified":true,"isVerified":true,"id":1}',
+        )
+        const registered = await accounts.register(body)
         assert.equal(admin.isSuperuser, true)
         assert.equal(plain.isSuperuser, false)
+        assert.equal(registered.isSuperuser, false)
+        assert.equal(registered.isVerified, false)
+        assert.equal(registered.isActive, true)
+        assert.notEqual(registered.id, 1)
+      })
+
+      for (const email of [
+        '',
+        'not-an-email',
+        'a@b',
+        ' a@example.com',
+        'a@example.com\n',
+        'x\ud800@example.com',
+      ]) {
+        it(`refuses the email ${JSON.stringify(email)} in register and createUser alike`, async () => {
+          const isValidationError = (error: unknown) =>
+            error instanceof GatehouseError && error.code === 'VALIDATION_FAILED'
+          await assert.rejects(accounts.register({ email, password: PASSWORD }), isValidationError)
+          await assert.rejects(
+            accounts.createUser({ email, password: PASSWORD, isSuperuser: true }),
+            isValidationError,
+          )
+        })
+      }
+
+      it('refuses a password with a lone surrogate, which would hash like U+FFFD', async () => {
+        await assert.rejects(
+          accounts.register({ email: uniqueEmail('surrogate'), password: 'pass\ud800word123' }),
+          passwordPolicyError(/well-formed/),
+        )
       })
     })
 

@@ -154,3 +154,133 @@ for (const { dialect, skip, create } of dialects()) {
     })
   })
 }
+
+const MASS_ASSIGNMENT_FIELDS = [
+  'is_superuser',
+  'isSuperuser',
+  'IsSuperuser',
+  'IS_SUPERUSER',
+  'is_active',
+  'isActive',
+  'is_verified',
+  'isVerified',
+  'id',
+  'created_at',
+  'updated_at',
+  'hashed_password',
+]
+
+for (const { dialect, skip, create } of dialects()) {
+  describe(`POST /register takes exactly email and password (${dialect})`, { skip }, () => {
+    let t: TestApp
+    before(async () => {
+      t = await startTestApp({ create })
+    })
+    after(() => t?.close())
+
+    for (const field of MASS_ASSIGNMENT_FIELDS) {
+      it(`refuses "${field}" in JSON with a 422 naming it, and creates nothing`, async () => {
+        const email = `json-${field.toLowerCase()}@example.com`
+        const response = await t.app.inject({
+          method: 'POST',
+          url: '/register',
+          payload: { email, password: 'password123', [field]: field === 'id' ? 1 : true },
+        })
+        assert.equal(response.statusCode, 422)
+        assert.equal(response.json().code, 'VALIDATION_FAILED')
+        assert.deepEqual(
+          response.json().detail.map((issue: { loc: unknown[] }) => issue.loc),
+          [['body', field]],
+        )
+        assert.equal(await userCount(t, email), 0)
+      })
+    }
+
+    it('refuses isSuperuser=1 as a form field too', async () => {
+      const email = 'form-superuser@example.com'
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/register',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `email=${encodeURIComponent(email)}&password=password123&isSuperuser=1&is_superuser=true`,
+      })
+      assert.equal(response.statusCode, 422)
+      assert.deepEqual(
+        response
+          .json()
+          .detail.map((issue: { loc: unknown[] }) => issue.loc)
+          .sort(),
+        [
+          ['body', 'isSuperuser'],
+          ['body', 'is_superuser'],
+        ],
+      )
+      assert.equal(await userCount(t, email), 0)
+    })
+
+    it('a registered account is never a superuser, verified or inactive', async () => {
+      const response = await register(t.app, 'plain-user@example.com', 'password123')
+      assert.equal(response.statusCode, 201)
+      const row = await t.store.db
+        .selectFrom('users')
+        .select(['is_superuser', 'is_verified', 'is_active'])
+        .where('email_normalized', '=', 'plain-user@example.com')
+        .executeTakeFirstOrThrow()
+      assert.deepEqual(row, { is_superuser: 0, is_verified: 0, is_active: 1 })
+    })
+
+    it('refuses a password with a lone surrogate (422), so its U+FFFD twin cannot log in', async () => {
+      const email = 'surrogate@example.com'
+      const refused = await register(t.app, email, 'pass\ud800word123')
+      assert.equal(refused.statusCode, 422)
+      assert.equal(refused.json().code, 'PASSWORD_POLICY')
+      assert.equal(await userCount(t, email), 0)
+      // A password that really contains U+FFFD is a password like any other.
+      assert.equal((await register(t.app, email, 'pass\ufffdword123')).statusCode, 201)
+      assert.equal((await requestToken(t.app, email, 'pass\ufffdword123')).statusCode, 200)
+      // Only JSON can carry a lone surrogate (`\ud800`); a form's UTF-8 cannot encode one.
+      for (const lone of ['pass\ud800word123', 'pass\udfffword123']) {
+        const session = await t.app.inject({
+          method: 'POST',
+          url: '/login',
+          payload: { email, password: lone },
+        })
+        assert.equal(session.statusCode, 401)
+        assert.equal(session.json().code, 'BAD_CREDENTIALS')
+      }
+    })
+  })
+
+  describe(`POST /register is rate-limited per client IP (${dialect})`, { skip }, () => {
+    let t: TestApp
+    before(async () => {
+      t = await startTestApp({
+        create,
+        env: { REGISTER_MAX_PER_IP: '3', TRUST_PROXY: '127.0.0.1' },
+      })
+    })
+    after(() => t?.close())
+
+    const from = (ip: string, email: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/register',
+        remoteAddress: '127.0.0.1',
+        headers: { 'x-forwarded-for': ip },
+        payload: { email, password: 'password123' },
+      })
+
+    it('answers 429 with Retry-After past the limit, bad input counted too, other clients unaffected', async () => {
+      assert.equal((await from('203.0.113.7', 'r1@example.com')).statusCode, 201)
+      assert.equal((await from('203.0.113.7', 'not-an-email')).statusCode, 422)
+      assert.equal((await from('203.0.113.7', 'r1@example.com')).statusCode, 400)
+      const refused = await from('203.0.113.7', 'r2@example.com')
+      assert.equal(refused.statusCode, 429)
+      assert.equal(refused.json().code, 'RATE_LIMITED')
+      const retryAfter = Number(refused.headers['retry-after'])
+      assert.ok(retryAfter > 3500 && retryAfter <= 3600, `Retry-After ${retryAfter}`)
+      assert.equal(await userCount(t, 'r2@example.com'), 0)
+      assert.equal((await from('198.51.100.9', 'r3@example.com')).statusCode, 201)
+    })
+  })
+}

@@ -6,8 +6,15 @@
 export const PASSWORD_MIN_LENGTH = 8
 export const PASSWORD_MAX_LENGTH = 1024
 
+/** A UTF-16 surrogate not paired with its other half: no Unicode character at all. */
+const LONE_SURROGATE = /\p{Cs}/u
+
 /** Returns why the password is refused, or null when it is acceptable. */
 export function passwordPolicyViolation(password: string): string | null {
+  // A lone surrogate has no UTF-8 form: the hasher would encode it as U+FFFD, so `pass\ud800word`
+  // and `pass\udfffword` would be one password (ASVS 5.0 V6.2.9 takes any printable Unicode, but
+  // only characters: RFC 3629 §3 forbids encoding surrogates).
+  if (LONE_SURROGATE.test(password)) return 'Password must be well-formed Unicode text'
   // Counting code points, not UTF-16 units, so an emoji is one character as the user sees it.
   let length = 0
   for (const _ of password) {

@@ -1,12 +1,21 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import type { AttemptLimiter } from '../../accounts/attempt-limiter.ts'
 import { toPublicUser } from '../../accounts/user.ts'
 import { GatehouseError } from '../../core/errors.ts'
 import { Email, ErrorRef, Password, TokenResponseSchema, UserRef } from '../schemas.ts'
 
-const RegisterBody = Type.Object({ email: Email, password: Password })
+/**
+ * Exactly these two fields: any other (`is_superuser`, `isSuperuser`, `id`…) is a 422 naming it,
+ * so a client learns at once that it cannot set it, instead of a silent drop (OWASP Mass
+ * Assignment Cheat Sheet: allow-list the bindable fields).
+ */
+const RegisterBody = Type.Object({ email: Email, password: Password }, { additionalProperties: false })
 
-/** OAuth2PasswordRequestForm (RFC 6749 §4.3.2): the email travels as `username`. */
+/**
+ * OAuth2PasswordRequestForm (RFC 6749 §4.3.2): the email travels as `username`. Other parameters
+ * are ignored, as RFC 6749 §3.2 requires of a token endpoint; the handler reads only these.
+ */
 const TokenForm = Type.Object({
   grant_type: Type.Optional(Type.String()),
   username: Type.String({ minLength: 1, maxLength: 254 }),
@@ -20,24 +29,40 @@ const TokenForm = Type.Object({
 const TOKEN_RESPONSE_HEADERS = { 'cache-control': 'no-store', pragma: 'no-cache' }
 const BEARER_CHALLENGE = { 'www-authenticate': 'Bearer' }
 
-export async function authRoutes(app: FastifyInstance): Promise<void> {
+export interface AuthRoutesOptions {
+  /** Counts every registration per client IP (429 past its limit); none: unlimited. */
+  registerLimiter?: AttemptLimiter
+  /**
+   * Serve `POST /token` (the OAuth2 password grant; default true). RFC 9700 §2.4 forbids this
+   * grant to OAuth authorization servers; it fits only a first-party client of its own API.
+   */
+  passwordGrant?: boolean
+}
+
+export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions = {}): Promise<void> {
   const { accounts, loginThrottle } = app.gatehouse
+  const { registerLimiter } = options
 
   app.post<{ Body: Static<typeof RegisterBody> }>(
     '/register',
     {
+      // Counted before the body is even read, bad input included: a flood costs no argon2 work.
+      onRequest: async (request) => registerLimiter?.consume(request.ip),
       schema: {
         tags: ['auth'],
         summary: 'Create an account',
         body: RegisterBody,
-        response: { 201: UserRef, 400: ErrorRef, 422: ErrorRef },
+        response: { 201: UserRef, 400: ErrorRef, 422: ErrorRef, 429: ErrorRef },
       },
     },
     async (request, reply) => {
-      const user = await accounts.register(request.body)
+      const { email, password } = request.body
+      const user = await accounts.register({ email, password })
       return reply.code(201).send(toPublicUser(user))
     },
   )
+
+  if (options.passwordGrant === false) return
 
   app.post<{ Body: Static<typeof TokenForm> }>(
     '/token',
