@@ -39,7 +39,7 @@ export async function build(): Promise<FastifyInstance> {
     name: cookies.session,
     errorStatus: 403,
     verify: async (token, request) => {
-      const context = await accounts.validateToken(token)
+      const context = await accounts.validateToken(token, 'session')
       if (!context) throw new GatehouseError('INVALID_TOKEN', { headers: { 'www-authenticate': 'APIKey' } })
       request.auth = { ...context, via: 'cookie' }
       request.user = context.user
@@ -53,7 +53,10 @@ export async function build(): Promise<FastifyInstance> {
   app.post<{ Body: Static<typeof Credentials> }>(
     '/register',
     { schema: { body: Credentials } },
-    async (request, reply) => reply.code(201).send(userRead(await accounts.register(request.body))),
+    async (request, reply) => {
+      const { email, password } = request.body
+      return reply.code(201).send(userRead(await accounts.register({ email, password })))
+    },
   )
 
   // No session yet, so no token to check; the Fetch Metadata / Origin layer still refuses login CSRF.

@@ -44,7 +44,10 @@ export async function build(): Promise<FastifyInstance> {
   app.post<{ Body: Static<typeof Credentials> }>(
     '/register',
     { schema: { body: Credentials } },
-    async (request, reply) => reply.code(201).send(userRead(await accounts.register(request.body))),
+    async (request, reply) => {
+      const { email, password } = request.body
+      return reply.code(201).send(userRead(await accounts.register({ email, password })))
+    },
   )
   app.post<{ Body: Static<typeof Credentials> }>(
     '/login',

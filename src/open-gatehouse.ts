@@ -27,8 +27,9 @@ export async function openGatehouse(options: OpenGatehouseOptions = {}): Promise
     db: store.db,
     hasher: createPasswordHasher(options.argon2),
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 86400,
-    idleTimeoutSeconds: options.idleTimeoutSeconds ?? 0,
-    touchIntervalSeconds: options.touchIntervalSeconds ?? 60,
+    // One hour, as the server's default (NIST SP 800-63B-4 AAL2 inactivity limit).
+    idleTimeoutSeconds: options.idleTimeoutSeconds ?? 3600,
+    touchIntervalSeconds: options.touchIntervalSeconds,
     tokenCacheSeconds: options.tokenCacheSeconds ?? 5,
   })
   return { accounts, store, close: () => store.close() }

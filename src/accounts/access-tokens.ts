@@ -99,27 +99,38 @@ function tokenLookupSql(db: Kysely<Database>): string {
 export async function validateAccessToken(
   db: Kysely<Database>,
   token: string,
+  expectedKind: TokenKind,
   options: ValidateOptions,
 ): Promise<AccessTokenContext | null> {
   if (!isWellFormedToken(token)) return null
   const tokenHash = hashToken(token)
   const now = options.now ?? Date.now()
   const cached = options.cache?.get(tokenHash, now)
-  if (cached !== undefined) return cached
+  if (cached !== undefined) {
+    if (cached.context.kind !== expectedKind) return null
+    // A cached hit is a use like any other: the idle clock must see it.
+    if (isTouchDue(cached.lastUsedAt, now, options)) {
+      touch(db, cached.context.tokenId, now, options)
+      cached.lastUsedAt = now
+    }
+    return cached.context
+  }
   const { rows } = await db.executeQuery<TokenLookupRow>(CompiledQuery.raw(tokenLookupSql(db), [tokenHash]))
   const row = rows[0]
   if (!row) return null
+  // A token is valid only where it was issued to travel (a bearer token in the Authorization
+  // header, a session token in the session cookie): one planted or copied into the other transport
+  // is refused (OWASP Session Management Cheat Sheet, "Session ID Exchange Mechanism").
+  if (row.kind !== expectedKind) return null
   if (row.expires_at <= now || row.is_active !== 1) return null
   const lastActivity = row.last_used_at ?? row.token_created_at
   if (options.idleTimeoutSeconds > 0 && now - lastActivity > options.idleTimeoutSeconds * 1000) return null
 
+  let lastUsedAt = row.last_used_at
   // The first use is always recorded, later ones at most once per interval: never a write per request.
-  if (row.last_used_at === null || now - row.last_used_at >= options.touchIntervalSeconds * 1000) {
-    db.updateTable('access_tokens')
-      .set({ last_used_at: now })
-      .where('id', '=', row.token_id)
-      .execute()
-      .catch((error: unknown) => options.onTouchError?.(error))
+  if (isTouchDue(lastUsedAt, now, options)) {
+    touch(db, row.token_id, now, options)
+    lastUsedAt = now
   }
   const context: AccessTokenContext = {
     user: rowToUser(row),
@@ -129,9 +140,46 @@ export async function validateAccessToken(
     createdAt: new Date(row.token_created_at),
     expiresAt: new Date(row.expires_at),
   }
-  options.cache?.set(tokenHash, context, now)
+  // The cache must not answer for a token past its idle deadline either.
+  const idleDeadline =
+    options.idleTimeoutSeconds > 0
+      ? (lastUsedAt ?? row.token_created_at) + options.idleTimeoutSeconds * 1000
+      : Number.POSITIVE_INFINITY
+  options.cache?.set(tokenHash, context, now, { lastUsedAt, validUntil: idleDeadline })
   return context
 }
+
+function isTouchDue(lastUsedAt: number | null, now: number, options: ValidateOptions): boolean {
+  return lastUsedAt === null || now - lastUsedAt >= options.touchIntervalSeconds * 1000
+}
+
+function touch(db: Kysely<Database>, tokenId: number, now: number, options: ValidateOptions): void {
+  db.updateTable('access_tokens')
+    .set({ last_used_at: now })
+    .where('id', '=', tokenId)
+    .execute()
+    .catch((error: unknown) => options.onTouchError?.(error))
+}
+
+/**
+ * How often `last_used_at` may be written when tokens have an idle timeout. The recorded time lags
+ * the real last use by up to this interval, so a token in steady use would be refused as idle if
+ * the interval reached the timeout: at most half of it keeps the timeout exact to within one
+ * interval (NIST SP 800-63B-4 §2.2.3 inactivity timeout; ASVS 5.0 V7.3.1).
+ */
+export function touchIntervalFor(idleTimeoutSeconds: number, requestedSeconds?: number): number {
+  const fitting = idleTimeoutSeconds > 0 ? Math.max(1, Math.floor(idleTimeoutSeconds / 2)) : Infinity
+  if (requestedSeconds === undefined) return Math.min(DEFAULT_TOUCH_INTERVAL_SECONDS, fitting)
+  if (requestedSeconds > fitting) {
+    throw new RangeError(
+      `a last-use write interval of ${requestedSeconds} s cannot keep an idle timeout of ` +
+        `${idleTimeoutSeconds} s: it must be at most half of it (${fitting} s)`,
+    )
+  }
+  return requestedSeconds
+}
+
+export const DEFAULT_TOUCH_INTERVAL_SECONDS = 60
 
 /** Logout: the token row is deleted, so the token is refused everywhere at once. */
 export async function revokeAccessToken(db: Kysely<Database>, tokenHash: string): Promise<boolean> {

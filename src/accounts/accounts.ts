@@ -11,6 +11,7 @@ import {
   revokeAccessToken,
   revokeUserTokens,
   type TokenKind,
+  touchIntervalFor,
   validateAccessToken,
 } from './access-tokens.ts'
 import { type Preferences, readPreferences, writePreferences } from './preferences.ts'
@@ -22,8 +23,10 @@ export interface AccountsOptions {
   db: Kysely<Database>
   hasher: PasswordHasher
   accessTokenTtlSeconds: number
+  /** Refuse a token unused this long (0: never). */
   idleTimeoutSeconds: number
-  touchIntervalSeconds: number
+  /** `last_used_at` write interval; at most half the idle timeout (derived from it when absent). */
+  touchIntervalSeconds?: number
   /** Seconds a validated token is remembered in memory (0: always read the database). */
   tokenCacheSeconds?: number
   onBackgroundError?: (error: unknown) => void
@@ -66,7 +69,8 @@ export function createAccounts(options: AccountsOptions) {
   const cache = createTokenCache({ ttlSeconds: options.tokenCacheSeconds ?? 0 })
   const validateOptions = {
     idleTimeoutSeconds: options.idleTimeoutSeconds,
-    touchIntervalSeconds: options.touchIntervalSeconds,
+    // Refuses, at construction, an interval that would log out a token in steady use.
+    touchIntervalSeconds: touchIntervalFor(options.idleTimeoutSeconds, options.touchIntervalSeconds),
     onTouchError: options.onBackgroundError,
     cache,
   }
@@ -117,8 +121,9 @@ export function createAccounts(options: AccountsOptions) {
       return issueAccessToken(db, userId, kind, options.accessTokenTtlSeconds)
     },
 
-    validateToken(token: string): Promise<AccessTokenContext | null> {
-      return validateAccessToken(db, token, validateOptions)
+    /** The token's context when valid *and* of `kind` (bearer: header only; session: cookie only). */
+    validateToken(token: string, kind: TokenKind): Promise<AccessTokenContext | null> {
+      return validateAccessToken(db, token, kind, validateOptions)
     },
 
     async revokeToken(tokenHash: string): Promise<boolean> {

@@ -9,18 +9,29 @@ import type { AccessTokenContext } from './access-tokens.ts'
  * (the CLI, a second instance) is seen within `ttlSeconds`. Set the TTL to 0 to turn it off.
  * Unknown tokens are never cached, so random guesses cannot fill it.
  */
+export interface CachedToken {
+  readonly context: AccessTokenContext
+  /** When `last_used_at` was last written (null: never); the validator moves it on as it writes. */
+  lastUsedAt: number | null
+}
+
 export interface TokenCache {
-  /** The cached context, or undefined when not cached (or stale). */
-  get(tokenHash: string, now: number): AccessTokenContext | undefined
-  set(tokenHash: string, context: AccessTokenContext, now: number): void
+  /** The cached token, or undefined when not cached (or stale). */
+  get(tokenHash: string, now: number): CachedToken | undefined
+  /** Caches for one TTL, never past the token's expiry nor past `limits.validUntil` (idle deadline). */
+  set(
+    tokenHash: string,
+    context: AccessTokenContext,
+    now: number,
+    limits?: { lastUsedAt?: number | null; validUntil?: number },
+  ): void
   /** Forgets the token, and refuses to cache it again for one TTL. */
   deleteToken(tokenHash: string, now?: number): void
   /** Forgets every token of the user, and caches none of them for one TTL. */
   deleteUser(userId: number, now?: number): void
 }
 
-interface Entry {
-  context: AccessTokenContext
+interface Entry extends CachedToken {
   validUntil: number
 }
 
@@ -49,16 +60,21 @@ export function createTokenCache(options: { ttlSeconds: number; maxEntries?: num
         entries.delete(tokenHash)
         return undefined
       }
-      return entry.context
+      return entry
     },
-    set(tokenHash, context, now) {
+    set(tokenHash, context, now, limits = {}) {
       if (isTombstoned(revokedTokens, tokenHash, now) || isTombstoned(revokedUsers, context.user.id, now))
         return
       if (entries.size >= maxEntries) {
         // Map iteration is insertion order: the oldest entry goes first.
         entries.delete(entries.keys().next().value as string)
       }
-      entries.set(tokenHash, { context, validUntil: Math.min(now + ttlMs, context.expiresAt.getTime()) })
+      const validUntil = Math.min(
+        now + ttlMs,
+        context.expiresAt.getTime(),
+        limits.validUntil ?? Number.POSITIVE_INFINITY,
+      )
+      entries.set(tokenHash, { context, lastUsedAt: limits.lastUsedAt ?? null, validUntil })
     },
     deleteToken(tokenHash, now = Date.now()) {
       entries.delete(tokenHash)

@@ -33,7 +33,10 @@ export function currentUser(options: CurrentUserOptions): SecurityDependency {
       via = 'cookie'
     }
     if (!token) throw new GatehouseError('NOT_AUTHENTICATED', { headers: challenges.missing })
-    const context = await request.server.gatehouse.accounts.validateToken(token)
+    const context = await request.server.gatehouse.accounts.validateToken(
+      token,
+      via === 'cookie' ? 'session' : 'bearer',
+    )
     if (!context) throw new GatehouseError('INVALID_TOKEN', { headers: challenges.invalid })
     request.auth = { ...context, via }
     request.user = context.user

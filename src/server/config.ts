@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { touchIntervalFor } from '../accounts/access-tokens.ts'
 import { LOGIN_THROTTLE_DEFAULTS as LOGIN } from '../accounts/login-throttle.ts'
 import { parseOriginList } from '../core/cors/origin.ts'
 import { hostMatcher, normalizeHost } from '../fastify/allowed-hosts.ts'
@@ -209,6 +210,27 @@ function allowedHosts(env: Env, mode: Environment, url: URL | null): string[] {
   return hosts
 }
 
+/**
+ * An hour without use ends a token or session (NIST SP 800-63B-4 §2.2.3: AAL2 reauthentication
+ * after 1 hour of inactivity; ASVS 5.0 V7.3.1); `last_used_at` is then written at most every
+ * 60 s, or half the idle time when that is shorter, so the timeout is exact to within one write.
+ */
+function idleTimeout(env: Env): { idleTimeoutSeconds: number; touchIntervalSeconds: number } {
+  const idleTimeoutSeconds = integer(env, 'ACCESS_TOKEN_IDLE_SECONDS', 3600)
+  if (idleTimeoutSeconds === 1) throw new Error('ACCESS_TOKEN_IDLE_SECONDS must be 0 (off) or at least 2')
+  const requested = env.TOKEN_TOUCH_INTERVAL_SECONDS
+    ? integer(env, 'TOKEN_TOUCH_INTERVAL_SECONDS', 60, 1)
+    : undefined
+  try {
+    return { idleTimeoutSeconds, touchIntervalSeconds: touchIntervalFor(idleTimeoutSeconds, requested) }
+  } catch {
+    throw new Error(
+      `TOKEN_TOUCH_INTERVAL_SECONDS (${requested}) must be at most half of ACCESS_TOKEN_IDLE_SECONDS ` +
+        `(${idleTimeoutSeconds}), or a token in steady use would be refused as idle`,
+    )
+  }
+}
+
 export function loadConfig(env: Env = process.env): GatehouseConfig {
   const mode = environment(env)
   const url = publicUrl(env)
@@ -223,8 +245,7 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     databaseUrl: env.DATABASE_URL || 'sqlite:./data/gatehouse.db',
     ...secret(env, mode),
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 86400, 1),
-    idleTimeoutSeconds: integer(env, 'ACCESS_TOKEN_IDLE_SECONDS', 0),
-    touchIntervalSeconds: integer(env, 'TOKEN_TOUCH_INTERVAL_SECONDS', 60, 1),
+    ...idleTimeout(env),
     tokenCacheSeconds: integer(env, 'TOKEN_CACHE_SECONDS', 5, 0, 300),
     pruneIntervalSeconds: integer(env, 'PRUNE_INTERVAL_SECONDS', 3600, 0),
     freshSessionSeconds: integer(env, 'FRESH_SESSION_SECONDS', 600, 0),

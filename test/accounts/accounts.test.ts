@@ -325,9 +325,9 @@ for (const { dialect, skip, create } of dialects()) {
         const issued = await accounts.issueToken(user.id, 'bearer')
         assert.equal(issued.expiresInSeconds, 3600)
 
-        assert.equal((await accounts.validateToken(issued.token))?.user.id, user.id)
+        assert.equal((await accounts.validateToken(issued.token, 'bearer'))?.user.id, user.id)
         assert.equal(await accounts.revokeToken(issued.tokenHash), true)
-        assert.equal(await accounts.validateToken(issued.token), null)
+        assert.equal(await accounts.validateToken(issued.token, 'bearer'), null)
       })
 
       it('after an email change the user logs in with the new email only', async () => {

@@ -37,7 +37,7 @@ describe('token cache', () => {
     const context = contextFor(1, 'a')
     assert.equal(cache.get('a', NOW), undefined)
     cache.set('a', context, NOW)
-    assert.equal(cache.get('a', NOW + 4_999), context)
+    assert.equal(cache.get('a', NOW + 4_999)?.context, context)
     assert.equal(cache.get('a', NOW + 5_000), undefined)
   })
 
@@ -100,18 +100,18 @@ describe('accounts with the token cache on', () => {
     const { accounts } = gatehouse
     const user = await accounts.register({ email: 'cache@example.com', password: 'password123' })
     const issued = await accounts.issueToken(user.id, 'bearer')
-    assert.ok(await accounts.validateToken(issued.token))
+    assert.ok(await accounts.validateToken(issued.token, 'bearer'))
     await accounts.revokeToken(issued.tokenHash)
-    assert.equal(await accounts.validateToken(issued.token), null)
+    assert.equal(await accounts.validateToken(issued.token, 'bearer'), null)
   })
 
   it('shows a changed email at once, though the session was cached', async () => {
     const { accounts } = gatehouse
     const user = await accounts.register({ email: 'before@example.com', password: 'password123' })
     const issued = await accounts.issueToken(user.id, 'session')
-    assert.equal((await accounts.validateToken(issued.token))?.user.email, 'before@example.com')
+    assert.equal((await accounts.validateToken(issued.token, 'session'))?.user.email, 'before@example.com')
     await accounts.changeEmail(user.id, 'after@example.com')
-    assert.equal((await accounts.validateToken(issued.token))?.user.email, 'after@example.com')
+    assert.equal((await accounts.validateToken(issued.token, 'session'))?.user.email, 'after@example.com')
   })
 
   it('refuses every token of a user whose tokens were all revoked', async () => {
@@ -119,10 +119,10 @@ describe('accounts with the token cache on', () => {
     const user = await accounts.register({ email: 'all@example.com', password: 'password123' })
     const first = await accounts.issueToken(user.id, 'bearer')
     const second = await accounts.issueToken(user.id, 'session')
-    assert.ok(await accounts.validateToken(first.token))
-    assert.ok(await accounts.validateToken(second.token))
+    assert.ok(await accounts.validateToken(first.token, 'bearer'))
+    assert.ok(await accounts.validateToken(second.token, 'session'))
     assert.equal(await accounts.revokeUserTokens(user.id), 2)
-    assert.equal(await accounts.validateToken(first.token), null)
-    assert.equal(await accounts.validateToken(second.token), null)
+    assert.equal(await accounts.validateToken(first.token, 'bearer'), null)
+    assert.equal(await accounts.validateToken(second.token, 'session'), null)
   })
 })

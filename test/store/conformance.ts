@@ -543,7 +543,10 @@ export function storeConformance(
         const user = await addUser(db, 'fresh')
         for (const kind of ['bearer', 'session'] as const) {
           const issued = await issueAccessToken(db, user.id, kind, 3600, T)
-          const context = await validateAccessToken(db, issued.token, { ...NO_TOUCH, now: T + SECOND })
+          const context = await validateAccessToken(db, issued.token, 'bearer', {
+            ...NO_TOUCH,
+            now: T + SECOND,
+          })
           assert.ok(context)
           assert.deepEqual(context.user, user)
           assert.equal(context.kind, kind)
@@ -581,30 +584,39 @@ export function storeConformance(
         const watched = db.withPlugin(spy)
         for (const candidate of malformed) {
           assert.equal(
-            await validateAccessToken(watched, candidate, { ...NO_TOUCH, now: T }),
+            await validateAccessToken(watched, candidate, 'bearer', { ...NO_TOUCH, now: T }),
             null,
             JSON.stringify(candidate.slice(0, 60)),
           )
         }
         assert.deepEqual(spy.kinds, [])
         // The same spy does see a query for a well-formed token: the check above can fail.
-        assert.ok(await validateAccessToken(watched, token, { ...NO_TOUCH, now: T }))
+        assert.ok(await validateAccessToken(watched, token, 'bearer', { ...NO_TOUCH, now: T }))
         assert.equal(spy.count('SelectQueryNode'), 1)
       })
 
       it('a well-formed token that was never issued is refused', async () => {
         const { db } = store()
-        assert.equal(await validateAccessToken(db, generateToken().token, { ...NO_TOUCH, now: T }), null)
+        assert.equal(
+          await validateAccessToken(db, generateToken().token, 'bearer', { ...NO_TOUCH, now: T }),
+          null,
+        )
       })
 
       it('a token is refused from the moment it expires', async () => {
         const { db } = store()
         const user = await addUser(db, 'expiring')
         const { token } = await issueAccessToken(db, user.id, 'bearer', 60, T)
-        assert.ok(await validateAccessToken(db, token, { ...NO_TOUCH, now: T + 60 * SECOND - 1 }))
-        assert.equal(await validateAccessToken(db, token, { ...NO_TOUCH, now: T + 60 * SECOND }), null)
+        assert.ok(await validateAccessToken(db, token, 'bearer', { ...NO_TOUCH, now: T + 60 * SECOND - 1 }))
         assert.equal(
-          await validateAccessToken(db, token, { ...NO_TOUCH, now: T + 365 * DAY_SECONDS * SECOND }),
+          await validateAccessToken(db, token, 'bearer', { ...NO_TOUCH, now: T + 60 * SECOND }),
+          null,
+        )
+        assert.equal(
+          await validateAccessToken(db, token, 'bearer', {
+            ...NO_TOUCH,
+            now: T + 365 * DAY_SECONDS * SECOND,
+          }),
           null,
         )
       })
@@ -617,10 +629,10 @@ export function storeConformance(
           db.updateTable('users').set({ is_active: value }).where('id', '=', user.id).execute()
 
         await setActive(0)
-        assert.equal(await validateAccessToken(db, token, { ...NO_TOUCH, now: T + SECOND }), null)
+        assert.equal(await validateAccessToken(db, token, 'bearer', { ...NO_TOUCH, now: T + SECOND }), null)
         await setActive(1)
         assert.equal(
-          (await validateAccessToken(db, token, { ...NO_TOUCH, now: T + SECOND }))?.user.id,
+          (await validateAccessToken(db, token, 'bearer', { ...NO_TOUCH, now: T + SECOND }))?.user.id,
           user.id,
         )
       })
@@ -632,13 +644,20 @@ export function storeConformance(
         const atLimit = await issueAccessToken(db, user.id, 'bearer', DAY_SECONDS, T)
         const pastLimit = await issueAccessToken(db, user.id, 'bearer', DAY_SECONDS, T)
 
-        assert.ok(await validateAccessToken(db, atLimit.token, { ...options, now: T + 600 * SECOND }))
+        assert.ok(
+          await validateAccessToken(db, atLimit.token, 'bearer', { ...options, now: T + 600 * SECOND }),
+        )
         assert.equal(
-          await validateAccessToken(db, pastLimit.token, { ...options, now: T + 600 * SECOND + 1 }),
+          await validateAccessToken(db, pastLimit.token, 'bearer', { ...options, now: T + 600 * SECOND + 1 }),
           null,
         )
         // Without an idle timeout, the same long-unused token is still good until it expires.
-        assert.ok(await validateAccessToken(db, pastLimit.token, { ...NO_TOUCH, now: T + 600 * SECOND + 1 }))
+        assert.ok(
+          await validateAccessToken(db, pastLimit.token, 'bearer', {
+            ...NO_TOUCH,
+            now: T + 600 * SECOND + 1,
+          }),
+        )
       })
 
       it('the idle timeout counts from the last recorded use, not from issue', async () => {
@@ -652,9 +671,11 @@ export function storeConformance(
           .where('token_hash', '=', issued.tokenHash)
           .execute()
 
-        assert.ok(await validateAccessToken(db, issued.token, { ...options, now: T + 1000 * SECOND }))
+        assert.ok(
+          await validateAccessToken(db, issued.token, 'bearer', { ...options, now: T + 1000 * SECOND }),
+        )
         assert.equal(
-          await validateAccessToken(db, issued.token, { ...options, now: T + 1100 * SECOND + 1 }),
+          await validateAccessToken(db, issued.token, 'bearer', { ...options, now: T + 1100 * SECOND + 1 }),
           null,
         )
       })
@@ -666,9 +687,9 @@ export function storeConformance(
         const kept = await issueAccessToken(db, user.id, 'session', 3600, T)
 
         assert.equal(await revokeAccessToken(db, revoked.tokenHash), true)
-        assert.equal(await validateAccessToken(db, revoked.token, { ...NO_TOUCH, now: T }), null)
+        assert.equal(await validateAccessToken(db, revoked.token, 'bearer', { ...NO_TOUCH, now: T }), null)
         assert.equal(await rawToken(db, revoked.tokenHash), undefined)
-        assert.ok(await validateAccessToken(db, kept.token, { ...NO_TOUCH, now: T }))
+        assert.ok(await validateAccessToken(db, kept.token, 'bearer', { ...NO_TOUCH, now: T }))
         assert.equal(await revokeAccessToken(db, revoked.tokenHash), false)
       })
 
@@ -685,10 +706,10 @@ export function storeConformance(
 
         assert.equal(await revokeUserTokens(db, target.id), targetTokens.length)
         for (const { token } of targetTokens) {
-          assert.equal(await validateAccessToken(db, token, { ...NO_TOUCH, now: T }), null)
+          assert.equal(await validateAccessToken(db, token, 'bearer', { ...NO_TOUCH, now: T }), null)
         }
         assert.equal(
-          (await validateAccessToken(db, otherToken.token, { ...NO_TOUCH, now: T }))?.user.id,
+          (await validateAccessToken(db, otherToken.token, 'bearer', { ...NO_TOUCH, now: T }))?.user.id,
           other.id,
         )
         assert.equal(await revokeUserTokens(db, target.id), 0)
@@ -705,7 +726,10 @@ export function storeConformance(
           const issued = await issueAccessToken(db, user.id, 'bearer', 3600, T)
           const spy = new QuerySpy()
           assert.ok(
-            await validateAccessToken(db.withPlugin(spy), issued.token, { ...touching, now: T + SECOND }),
+            await validateAccessToken(db.withPlugin(spy), issued.token, 'bearer', {
+              ...touching,
+              now: T + SECOND,
+            }),
           )
           assert.equal(spy.count('UpdateQueryNode'), 1, 'no last_used_at write was scheduled')
           assert.equal(
@@ -724,7 +748,7 @@ export function storeConformance(
           const spy = new QuerySpy()
           const watched = db.withPlugin(spy)
           const validateAt = async (now: number) => {
-            assert.ok(await validateAccessToken(watched, issued.token, { ...touching, now }))
+            assert.ok(await validateAccessToken(watched, issued.token, 'bearer', { ...touching, now }))
           }
 
           const firstUse = T + INTERVAL * SECOND
@@ -767,7 +791,7 @@ export function storeConformance(
           })
           try {
             const answer = await Promise.race([
-              validateAccessToken(db.withPlugin(spy), issued.token, {
+              validateAccessToken(db.withPlugin(spy), issued.token, 'bearer', {
                 ...touching,
                 now: T + INTERVAL * SECOND,
               }),
@@ -797,7 +821,7 @@ export function storeConformance(
           spy.failure = new Error('disk full')
           const reported: unknown[] = []
 
-          const context = await validateAccessToken(db.withPlugin(spy), issued.token, {
+          const context = await validateAccessToken(db.withPlugin(spy), issued.token, 'bearer', {
             ...touching,
             now: T + INTERVAL * SECOND,
             onTouchError: (error) => reported.push(error),
@@ -865,9 +889,9 @@ export function storeConformance(
           touchIntervalSeconds: NO_TOUCH.touchIntervalSeconds,
           now: T,
         }
-        assert.equal(await validateAccessToken(db, neverUsed.token, options), null)
-        assert.ok(await validateAccessToken(db, usedRecently.token, options))
-        assert.ok(await validateAccessToken(db, usedAtLimit.token, options))
+        assert.equal(await validateAccessToken(db, neverUsed.token, 'bearer', options), null)
+        assert.ok(await validateAccessToken(db, usedRecently.token, 'bearer', options))
+        assert.ok(await validateAccessToken(db, usedAtLimit.token, 'bearer', options))
 
         // Without an idle timeout only the expired token goes.
         assert.equal(await pruneAccessTokens(db, 0, T), 1)
