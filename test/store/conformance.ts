@@ -543,7 +543,7 @@ export function storeConformance(
         const user = await addUser(db, 'fresh')
         for (const kind of ['bearer', 'session'] as const) {
           const issued = await issueAccessToken(db, user.id, kind, 3600, T)
-          const context = await validateAccessToken(db, issued.token, 'bearer', {
+          const context = await validateAccessToken(db, issued.token, kind, {
             ...NO_TOUCH,
             now: T + SECOND,
           })
@@ -683,8 +683,8 @@ export function storeConformance(
       it('a revoked token is refused while the user’s other tokens keep working', async () => {
         const { db } = store()
         const user = await addUser(db, 'logout')
-        const revoked = await issueAccessToken(db, user.id, 'session', 3600, T)
-        const kept = await issueAccessToken(db, user.id, 'session', 3600, T)
+        const revoked = await issueAccessToken(db, user.id, 'bearer', 3600, T)
+        const kept = await issueAccessToken(db, user.id, 'bearer', 3600, T)
 
         assert.equal(await revokeAccessToken(db, revoked.tokenHash), true)
         assert.equal(await validateAccessToken(db, revoked.token, 'bearer', { ...NO_TOUCH, now: T }), null)
@@ -873,8 +873,8 @@ export function storeConformance(
         const issuedAt = T - 3600 * SECOND
         const neverUsed = await issueAccessToken(db, user.id, 'bearer', DAY_SECONDS, issuedAt)
         const usedRecently = await issueAccessToken(db, user.id, 'bearer', DAY_SECONDS, issuedAt)
-        const usedAtLimit = await issueAccessToken(db, user.id, 'session', DAY_SECONDS, issuedAt)
-        const expired = await issueAccessToken(db, user.id, 'session', 60, issuedAt)
+        const usedAtLimit = await issueAccessToken(db, user.id, 'bearer', DAY_SECONDS, issuedAt)
+        const expired = await issueAccessToken(db, user.id, 'bearer', 60, issuedAt)
         const setLastUsed = (tokenHash: string, at: number) =>
           db
             .updateTable('access_tokens')
