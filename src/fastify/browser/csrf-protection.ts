@@ -1,9 +1,20 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
 import { type CsrfTokens, createCrossSiteCheck, isSameToken, isUnsafeMethod } from '../../core/csrf/index.ts'
 import { GatehouseError } from '../../core/errors.ts'
 import { hashToken } from '../../core/tokens/index.ts'
+import { isSecurityDependency } from '../security/types.ts'
 import './route-config.ts'
+
+function credentialCookiesOf(onRequest: RouteOptions['onRequest']): string[] {
+  const hooks: unknown[] = onRequest === undefined ? [] : Array.isArray(onRequest) ? onRequest : [onRequest]
+  return hooks
+    .filter(isSecurityDependency)
+    .flatMap((dependency) => dependency.securitySchemes)
+    .flatMap(({ definition }) =>
+      definition.type === 'apiKey' && definition.in === 'cookie' ? [definition.name] : [],
+    )
+}
 
 export interface CsrfProtectionOptions {
   tokens: CsrfTokens
@@ -43,6 +54,14 @@ async function csrfProtection(app: FastifyInstance, options: CsrfProtectionOptio
     return isSameToken(request.cookies[csrfCookie], header) && tokens.verify(header, sessionBinding(session))
   }
 
+  // Every cookie a route's security dependencies read as a credential (an `apiKeyCookie` under its
+  // own name) is ambient like the session cookie, so it gets the same check (OWASP CSRF
+  // Prevention Cheat Sheet: any cookie-based authentication needs CSRF protection).
+  app.addHook('onRoute', (routeOptions) => {
+    const names = credentialCookiesOf(routeOptions.onRequest).filter((name) => name !== sessionCookie)
+    if (names.length > 0) routeOptions.config = { ...routeOptions.config, credentialCookies: names }
+  })
+
   app.addHook('onRequest', async (request, reply) => {
     if (!isUnsafeMethod(request.method)) return
     reply.header('vary', VARY)
@@ -55,11 +74,16 @@ async function csrfProtection(app: FastifyInstance, options: CsrfProtectionOptio
     })
     if (refused) throw new GatehouseError('CROSS_SITE_REQUEST')
     if (request.routeOptions.config.csrf === false) return
-    const session = request.cookies[sessionCookie]
+    // The token is bound to the credential the request carries: the session, else the route's
+    // API-key cookie (its front end gets a token with `issueCsrfToken(request, reply, key)`).
+    const credential =
+      request.cookies[sessionCookie] ||
+      request.routeOptions.config.credentialCookies?.map((name) => request.cookies[name]).find(Boolean)
     // Only a non-empty Authorization header replaces the cookie as the credential (currentUser
-    // treats an empty one as absent and falls back to the cookie).
-    if (!session || request.headers.authorization) return
-    if (!hasValidToken(request, session)) throw new GatehouseError('CSRF_FAILED')
+    // treats an empty one as absent and falls back to the cookie); a cross-site page cannot send
+    // one without passing CORS.
+    if (!credential || request.headers.authorization) return
+    if (!hasValidToken(request, credential)) throw new GatehouseError('CSRF_FAILED')
   })
 }
 

@@ -7,5 +7,7 @@ declare module 'fastify' {
     securityHeaders?: HeaderProfile | false
     /** false exempts this route from the double-submit token check (never from Fetch Metadata). */
     csrf?: false
+    /** Set by the CSRF plugin: the API-key cookies this route's security dependencies read. */
+    credentialCookies?: string[]
   }
 }
