@@ -192,3 +192,84 @@ for (const { dialect, skip, create } of dialects()) {
     })
   })
 }
+
+for (const { dialect, skip, create } of dialects()) {
+  describe(`bodies that reach accounts take only their own fields (${dialect})`, { skip }, () => {
+    let t: TestApp
+    let token: string
+    before(async () => {
+      t = await startTestApp({ create })
+      token = (await registerAndLogin(t.app, 'fields@example.com', PASSWORD)).token
+    })
+    after(() => t?.close())
+
+    for (const method of ['POST', 'PATCH'] as const) {
+      it(`${method} /me refuses is_superuser and friends with a 422 and changes nothing`, async () => {
+        const response = await t.app.inject({
+          method,
+          url: '/me',
+          headers: bearer(token),
+          payload: {
+            email: 'taken-over@example.com',
+            current_password: PASSWORD,
+            is_superuser: true,
+            isActive: false,
+          },
+        })
+        assert.equal(response.statusCode, 422)
+        assert.deepEqual(
+          response
+            .json()
+            .detail.map((issue: { loc: unknown[] }) => issue.loc)
+            .sort(),
+          [
+            ['body', 'isActive'],
+            ['body', 'is_superuser'],
+          ],
+        )
+        const me = await t.app.inject({ method: 'GET', url: '/me', headers: bearer(token) })
+        assert.equal(me.json().email, 'fields@example.com')
+        assert.equal(me.json().is_superuser, false)
+      })
+    }
+
+    it('POST /login refuses fields other than email and password', async () => {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/login',
+        payload: { email: 'fields@example.com', password: PASSWORD, is_superuser: true },
+      })
+      assert.equal(response.statusCode, 422)
+      assert.deepEqual(response.json().detail[0].loc, ['body', 'is_superuser'])
+    })
+
+    it('POST /token ignores unknown parameters, as RFC 6749 §3.2 requires', async () => {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `username=fields%40example.com&password=${PASSWORD}&is_superuser=1`,
+      })
+      assert.equal(response.statusCode, 200)
+      const me = await t.app.inject({
+        method: 'GET',
+        url: '/me',
+        headers: bearer(response.json().access_token),
+      })
+      assert.equal(me.json().is_superuser, false)
+    })
+
+    it('GET /prefs/{user_id} answers with the stored document', async () => {
+      const id = (await t.app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).json().id
+      const written = await t.app.inject({
+        method: 'POST',
+        url: `/prefs/${id}`,
+        headers: bearer(token),
+        payload: { theme: 'dark', nested: { a: [1, 2] } },
+      })
+      assert.equal(written.statusCode, 200)
+      const read = await t.app.inject({ method: 'GET', url: `/prefs/${id}`, headers: bearer(token) })
+      assert.deepEqual(read.json(), { theme: 'dark', nested: { a: [1, 2] } })
+    })
+  })
+}

@@ -12,11 +12,17 @@ export interface ProfileRoutesOptions {
   preferencesLimitBytes?: number
 }
 
-const UpdateEmailBody = Type.Object({
-  email: Email,
-  current_password: Type.Optional(Type.String({ maxLength: 4096 })),
-})
+// The email and the step-up password, nothing else: `is_superuser` here is a 422, never a change
+// (OWASP Mass Assignment Cheat Sheet).
+const UpdateEmailBody = Type.Object(
+  {
+    email: Email,
+    current_password: Type.Optional(Type.String({ maxLength: 4096 })),
+  },
+  { additionalProperties: false },
+)
 const UserIdParams = Type.Object({ user_id: Type.String({ pattern: '^[0-9]{1,15}$' }) })
+/** A free-form JSON document of the user's own, stored whole as one value: no column is set from it. */
 const PreferencesBody = Type.Object({}, { additionalProperties: true })
 
 /** The signed-in user's own data: email change, profile, preferences (the strict-headers article). */
@@ -71,11 +77,22 @@ export async function profileRoutes(app: FastifyInstance, options: ProfileRoutes
     if (userId !== request.user!.id) throw new GatehouseError('FORBIDDEN')
     return userId
   }
-  const prefsSchema = { tags: ['users'], params: UserIdParams, response: { 401: ErrorRef, 403: ErrorRef } }
+  const prefsSchema = {
+    tags: ['users'],
+    params: UserIdParams,
+    response: { 400: ErrorRef, 401: ErrorRef, 403: ErrorRef },
+  }
 
   app.get<{ Params: Static<typeof UserIdParams> }>(
     '/prefs/:user_id',
-    { onRequest: authenticated, schema: { ...prefsSchema, summary: "A user's own preferences" } },
+    {
+      onRequest: authenticated,
+      schema: {
+        ...prefsSchema,
+        summary: "A user's own preferences",
+        response: { ...prefsSchema.response, 200: PreferencesBody },
+      },
+    },
     (request) => accounts.readPreferences(ownerId(request)),
   )
   app.post<{ Params: Static<typeof UserIdParams>; Body: Record<string, unknown> }>(
@@ -87,6 +104,7 @@ export async function profileRoutes(app: FastifyInstance, options: ProfileRoutes
         ...prefsSchema,
         summary: "Replace a user's own preferences (a JSON object)",
         body: PreferencesBody,
+        response: { ...prefsSchema.response, 200: PreferencesBody, 413: ErrorRef, 422: ErrorRef },
       },
     },
     (request) => accounts.writePreferences(ownerId(request), request.body),

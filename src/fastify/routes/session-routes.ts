@@ -8,10 +8,14 @@ import { issueCsrfToken, startSession } from '../browser/session.ts'
 import { currentUser } from '../current-user.ts'
 import { ErrorRef, UserRef } from '../schemas.ts'
 
-const LoginBody = Type.Object({
-  email: Type.String({ minLength: 1, maxLength: 254 }),
-  password: Type.String({ minLength: 1, maxLength: 4096 }),
-})
+// Only these fields: any other is a 422 naming it (OWASP Mass Assignment Cheat Sheet).
+const LoginBody = Type.Object(
+  {
+    email: Type.String({ minLength: 1, maxLength: 254 }),
+    password: Type.String({ minLength: 1, maxLength: 4096 }),
+  },
+  { additionalProperties: false },
+)
 const CsrfResponse = Type.Object({ csrf_token: Type.String() })
 const LoginResponse = Type.Object({ user: UserRef, csrf_token: Type.String() })
 
