@@ -1,3 +1,10 @@
+export {
+  type AttemptLimiter,
+  type AttemptLimiterOptions,
+  createAttemptLimiter,
+  REGISTER_LIMIT_DEFAULTS,
+} from './accounts/attempt-limiter.ts'
+export { BoundedMemoryStore } from './accounts/bounded-memory-store.ts'
 export * from './accounts/index.ts'
 export {
   createLoginThrottle,
@@ -16,8 +23,14 @@ export { issueCsrfToken, startSession } from './fastify/browser/session.ts'
 export { currentUser } from './fastify/current-user.ts'
 export { docsPlugin } from './fastify/docs.ts'
 export { gatehouseErrorHandler, sendError } from './fastify/error-handler.ts'
+export { type HostAllowlistOptions, hostAllowlistPlugin } from './fastify/host-allowlist.ts'
 export { DEVELOPMENT_COOKIES, gatehousePlugin, PRODUCTION_COOKIES } from './fastify/plugin.ts'
 export * from './fastify/security/index.ts'
+export {
+  type GatehouseServerOptions,
+  gatehouseServerOptions,
+  SERVER_TIMEOUT_DEFAULTS,
+} from './fastify/server-options.ts'
 export { type Gatehouse, type OpenGatehouseOptions, openGatehouse } from './open-gatehouse.ts'
 export { buildApp } from './server/build-app.ts'
 export { type GatehouseConfig, loadConfig } from './server/config.ts'
