@@ -1,7 +1,9 @@
 /**
- * Swagger UI at /docs in a real Chromium, under the docs CSP (DESIGN.md §1 item 1 and §4):
- * the OAuth2 password flow behind the Authorize button, "Try it out" on a protected route, and a
- * cookie-session unsafe call that works because the docs' request interceptor adds `x-csrftoken`.
+ * Swagger UI at /docs in a real Chromium, under the docs CSP: our title, favicon and logo, the
+ * document read from /openapi.json, no explore bar and no client credentials in Authorize, a real
+ * description on every response; the OAuth2 password flow behind the Authorize button, "Try it
+ * out" on a protected route, and a cookie-session unsafe call that works because the docs'
+ * request interceptor adds `x-csrftoken`.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -56,6 +58,64 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
     return { status, body }
   }
 
+  it('is branded Gatehouse, reads /openapi.json, hides the explore bar and says no "Default Response"', async () => {
+    const start = e2e.servers.apiRequests.length
+    const { page, problems } = await openDocs()
+    assert.equal(await page.title(), 'Gatehouse API docs')
+
+    const favicon = await page
+      .locator('link[rel="icon"]')
+      .evaluateAll((links) => links.map((link) => (link as HTMLLinkElement).href))
+    assert.equal(favicon.length, 1)
+    const icon = await page.evaluate(async (href) => {
+      const response = await fetch(href)
+      return { status: response.status, type: response.headers.get('content-type') }
+    }, favicon[0]!)
+    assert.deepEqual(icon, { status: 200, type: 'image/svg+xml' })
+
+    const logo = page.locator('.topbar-wrapper a img')
+    await logo.waitFor()
+    assert.match(String(await logo.getAttribute('src')), /^data:image\/svg\+xml;base64,/)
+    assert.ok(
+      await logo.evaluate(
+        (img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0,
+      ),
+      'the logo decodes',
+    )
+    assert.equal(await page.locator('.topbar-wrapper a svg').count(), 0, 'no Swagger logo left')
+
+    // The document came from /openapi.json, the only one the page asked for.
+    const explore = page.locator('#download-url-input')
+    assert.equal(await explore.inputValue(), '/openapi.json')
+    assert.equal(await explore.isVisible(), false, 'the explore bar is hidden')
+    const documents = e2e.servers.apiRequests
+      .slice(start)
+      .filter((r) => r.url === '/openapi.json' || r.url.startsWith('/docs/json'))
+    assert.deepEqual(
+      documents.map((r) => `${r.url} ${r.status}`),
+      ['/openapi.json 200'],
+    )
+
+    // Every operation's responses, expanded: a description for each, none the default.
+    const operations = page.locator('.opblock')
+    const count = await operations.count()
+    assert.ok(count >= 10, `${count} operations`)
+    for (let i = 0; i < count; i++) await operations.nth(i).locator('.opblock-summary').click()
+    await page
+      .locator('.opblock .responses-table')
+      .nth(count - 1)
+      .waitFor()
+    const text = (await page.locator('#swagger-ui').textContent()) ?? ''
+    assert.doesNotMatch(text, /Default Response/)
+    assert.match(text, /Successful Response/)
+    assert.match(text, /Validation error: `?detail`? lists every invalid field/)
+    assert.deepEqual(
+      problems,
+      { pageErrors: [], cspViolations: [] },
+      'Swagger UI runs clean under the docs CSP',
+    )
+  })
+
   it('Authorize (OAuth2 password flow), then Try it out on GET /me shows 200 and the email', async () => {
     const email = 'docs-bearer@example.com'
     const userId = await register(email)
@@ -64,6 +124,14 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
 
     await page.locator('button.authorize').first().click()
     const oauth = page.locator('.auth-container', { hasText: 'OAuth2PasswordBearer' })
+    await oauth.locator('#oauth_username').waitFor()
+    // Only what /token reads: no client id or secret, no credentials location, no scope text.
+    for (const hidden of ['#client_id_password', '#client_secret_password', '#password_type', '.scope-def']) {
+      assert.equal(await oauth.locator(hidden).count(), 1, `${hidden} is rendered`)
+      assert.equal(await oauth.locator(hidden).isVisible(), false, `${hidden} is hidden`)
+    }
+    assert.doesNotMatch((await oauth.innerText()) ?? '', /client_id|client_secret|Client credentials/)
+    await screenshot(page, 'docs-authorize.png')
     await oauth.locator('#oauth_username').fill(email)
     await oauth.locator('#oauth_password').fill(PASSWORD)
     await oauth.locator('button.authorize').click()
@@ -83,6 +151,7 @@ describe('Swagger UI at /docs in Chromium', { skip: browserPath.skip, timeout: 6
     const seen = e2e.servers.apiRequests.slice(start)
     const tokenRequest = seen.find((r) => r.method === 'POST' && r.url === '/token')
     assert.equal(tokenRequest?.status, 200)
+    assert.equal(tokenRequest.headers.authorization, undefined, 'no empty client credential sent')
     const meRequest = seen.find((r) => r.method === 'GET' && r.url === '/me')
     assert.ok(meRequest)
     const authorization = String(meRequest.headers.authorization)

@@ -25,15 +25,17 @@ describe('Swagger UI with cookie sessions and CSRF', () => {
   let t: TestApp
   let userId: number
   let initializer: string
+  let page: string
   before(async () => {
     t = await startTestApp({ create: createSqliteDatabase })
     const registered = await register(t.app, 'docs@example.com', PASSWORD)
     assert.equal(registered.statusCode, 201)
     userId = registered.json().id
     // Find the initializer the way a browser does: from the page's <script src>.
-    const page = await t.app.inject({ url: '/docs' })
-    assert.equal(page.statusCode, 200)
-    const src = /<script src="([^"]*swagger-initializer\.js)"/.exec(page.body)?.[1]
+    const response = await t.app.inject({ url: '/docs' })
+    assert.equal(response.statusCode, 200)
+    page = response.body
+    const src = /<script src="([^"]*swagger-initializer\.js)"/.exec(page)?.[1]
     assert.ok(src, 'the /docs page loads a swagger-initializer.js')
     const url = new URL(src, 'http://localhost/docs/').pathname
     const script = await t.app.inject({ url })
@@ -47,6 +49,7 @@ describe('Swagger UI with cookie sessions and CSRF', () => {
   function shippedConfig(fetchImpl: unknown): {
     requestInterceptor?: Interceptor
     withCredentials?: boolean
+    configUrl?: string
   } {
     const line = initializer.split('\n').find((l) => l.trim().startsWith('const config = '))
     assert.ok(line, 'the initializer declares its config object')
@@ -124,6 +127,76 @@ describe('Swagger UI with cookie sessions and CSRF', () => {
     assert.equal(await storedEmail(t.store, userId), 'tried-it@example.com')
   })
 
+  /** GET of an asset the page links to (relative to /docs), asserting 200 and the docs CSP. */
+  async function asset(href: string) {
+    const response = await t.app.inject({ url: new URL(href, 'http://localhost/docs').pathname })
+    assert.equal(response.statusCode, 200, href)
+    assert.match(String(response.headers['content-security-policy']), /script-src 'self'/, href)
+    return response
+  }
+
+  it('the page is titled "Gatehouse API docs" and links our SVG favicon only', async () => {
+    assert.match(page, /<title>Gatehouse API docs<\/title>/)
+    assert.doesNotMatch(page, /Swagger UI<\/title>|favicon-(16|32)x\1\.png/)
+    const icons = [...page.matchAll(/<link rel="icon"[^>]*href="([^"]+)"/g)].map((match) => match[1]!)
+    assert.equal(icons.length, 1, page)
+    const icon = await asset(icons[0]!)
+    assert.equal(icon.headers['content-type'], 'image/svg+xml')
+    assert.match(icon.body, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
+    // Nothing the page loads comes from another origin.
+    assert.doesNotMatch(page, /(src|href)="(https?:)?\/\//)
+  })
+
+  it('the initializer replaces the Swagger logo with ours, as a data: image', () => {
+    const data = /img\.src = 'data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)'/.exec(initializer)?.[1]
+    assert.ok(data, 'the initializer sets our logo')
+    const svg = Buffer.from(data, 'base64').toString('utf8')
+    assert.match(svg, /aria-label="Gatehouse API docs"/)
+    assert.match(svg, />Gatehouse API docs<\/text>/)
+  })
+
+  it('the UI reads /openapi.json: its configUrl answers {url: "/openapi.json"}', async () => {
+    const { configUrl } = shippedConfig(fetch)
+    assert.equal(configUrl, '/docs/ui-config.json')
+    const config = await t.app.inject({ url: configUrl })
+    assert.equal(config.statusCode, 200)
+    assert.deepEqual(config.json(), { url: '/openapi.json' })
+    assert.equal((await t.app.inject({ url: '/openapi.json' })).statusCode, 200)
+  })
+
+  it('our stylesheet hides the explore bar, the client credentials and the scope text of Authorize', async () => {
+    const href = /<link rel="stylesheet" type="text\/css" href="([^"]*theme\/[^"]+\.css)"/.exec(page)?.[1]
+    assert.ok(href, 'the page links a theme stylesheet')
+    const css = await asset(href)
+    assert.match(String(css.headers['content-type']), /^text\/css/)
+    for (const hidden of [
+      '.download-url-wrapper',
+      'label[for^="client_id"]',
+      'label[for^="client_secret"]',
+      'label[for^="password_type"]',
+      '.scope-def',
+    ]) {
+      assert.ok(css.body.includes(hidden), `${hidden} is hidden`)
+    }
+  })
+
+  it('the shipped interceptor drops the empty client credential (Basic Og==) and keeps a real one', async () => {
+    const seen: string[] = []
+    const { requestInterceptor } = shippedConfig(browserFetch({}, seen))
+    const empty = await requestInterceptor!({
+      url: 'http://localhost/token',
+      method: 'GET',
+      headers: { Authorization: 'Basic Og==' },
+    })
+    assert.deepEqual(empty.headers, {})
+    const real = await requestInterceptor!({
+      url: 'http://localhost/token',
+      method: 'GET',
+      headers: { authorization: 'Basic YTpi' },
+    })
+    assert.deepEqual(real.headers, { authorization: 'Basic YTpi' })
+  })
+
   it('the OpenAPI document declares APIKeyCookie (in: cookie, name: token) next to the bearer scheme', async () => {
     const document = (await t.app.inject({ url: '/openapi.json' })).json()
     assert.deepEqual(document.components.securitySchemes.APIKeyCookie, {
@@ -169,11 +242,12 @@ describe('Swagger UI with cookie sessions and CSRF', () => {
 })
 
 describe('docs in the production profile', () => {
-  it('the UI is off by default but the document names the __Host-token cookie', async () => {
+  it('neither the UI nor /openapi.json is served by default; the document still names the __Host-token cookie', async () => {
     const t = await startTestApp({ create: createSqliteDatabase, env: { GATEHOUSE_ENV: 'production' } })
     try {
       assert.equal((await t.app.inject({ url: '/docs' })).statusCode, 404)
-      const document = (await t.app.inject({ url: '/openapi.json' })).json()
+      assert.equal((await t.app.inject({ url: '/openapi.json' })).statusCode, 404)
+      const document = t.app.swagger() as { components: { securitySchemes: Record<string, unknown> } }
       assert.deepEqual(document.components.securitySchemes.APIKeyCookie, {
         type: 'apiKey',
         in: 'cookie',
