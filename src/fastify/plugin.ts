@@ -11,6 +11,7 @@ import { csrfProtectionPlugin } from './browser/csrf-protection.ts'
 import { type SecurityHeadersOptions, securityHeadersPlugin } from './browser/security-headers.ts'
 import type { CookieNames, GatehouseContext } from './decorations.ts'
 import { gatehouseErrorHandler, gatehouseNotFoundHandler } from './error-handler.ts'
+import { documentMultipart, MULTIPART, parseMultipartForm } from './multipart-form.ts'
 import { ErrorSchema, PublicUserSchema } from './schemas.ts'
 import { securityRegistryPlugin } from './security/openapi-registry.ts'
 
@@ -30,6 +31,12 @@ export interface GatehousePluginOptions {
    * instances, or false to turn it off.
    */
   loginThrottle?: LoginThrottle | false
+  /**
+   * Parse multipart/form-data forms (text fields only, tight limits) on every route that takes a
+   * urlencoded form, as FastAPI's `Form(...)` does (on unless false). Turn it off to register a
+   * multipart plugin of your own (e.g. for uploads) after this one; one registered before is kept.
+   */
+  multipartForms?: boolean
 }
 
 export const DEVELOPMENT_COOKIES: CookieNames = { session: 'token', csrf: 'csrftoken' }
@@ -54,6 +61,10 @@ async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions):
   if (options.cors) await app.register(corsPlugin, options.cors)
   if (!app.hasPlugin('@fastify/cookie')) await app.register(fastifyCookie)
   if (!app.hasPlugin('@fastify/formbody')) await app.register(fastifyFormbody)
+  if (options.multipartForms !== false && !app.hasContentTypeParser(MULTIPART)) {
+    app.addContentTypeParser(MULTIPART, parseMultipartForm)
+    app.addHook('onRoute', documentMultipart)
+  }
   if (csrf) {
     await app.register(csrfProtectionPlugin, {
       tokens: csrf,
