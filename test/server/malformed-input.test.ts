@@ -54,13 +54,15 @@ const CASES: Case[] = [
     status: [415, 422],
   },
   {
-    name: 'multipart body',
+    // A form route takes multipart like urlencoded: the missing password is what is wrong.
+    name: 'multipart body without a password',
     request: registerJson(
       '--x\r\nContent-Disposition: form-data; name="email"\r\n\r\na@example.com\r\n--x--\r\n',
       { 'content-type': 'multipart/form-data; boundary=x' },
     ),
-    status: 415,
-    code: 'UNSUPPORTED_MEDIA_TYPE',
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    fields: ['body.password'],
   },
   {
     name: 'xml body',
