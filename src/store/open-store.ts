@@ -50,6 +50,11 @@ function openPostgres(url: string): Kysely<Database> {
         oid === PG_INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   })
+  // An idle pooled client whose connection the server ends (a restart, pg_terminate_backend, a
+  // dropped database) emits 'error' on the pool; with no listener Node would kill the process.
+  // The pool has already discarded that client and opens a fresh one on the next query, which
+  // reports any lasting outage itself, so there is nothing more to do here.
+  pool.on('error', () => {})
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
 }
 

@@ -39,8 +39,9 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
       DATABASE_URL: opened.url,
       GATEHOUSE_SECRET: TEST_SECRET,
       PRUNE_INTERVAL_SECONDS: '0',
-      // inject() sends `Host: localhost:80`; production configs need the list spelled out.
-      ALLOWED_HOSTS: 'localhost,127.0.0.1,[::1]',
+      // inject() sends `Host: localhost:80`; production configs need the list spelled out (unless
+      // the suite derives it from PUBLIC_URL).
+      ...(options.env?.PUBLIC_URL ? {} : { ALLOWED_HOSTS: 'localhost,127.0.0.1,[::1]' }),
       // Suites register far more than one client's hourly quota; the limit's own tests set it.
       REGISTER_MAX_PER_IP: '0',
       ...options.env,
