@@ -108,8 +108,14 @@ export function parseMultipartForm(
     finish(new GatehouseError('MALFORMED_BODY', { detail: 'Malformed multipart body' })),
   )
 
-  busboy.on('field', (name: string, value: string, _nameTruncated: boolean, valueTruncated: boolean) => {
-    if (Buffer.byteLength(name) > MULTIPART_FORM_LIMITS.fieldNameSize) {
+  // A part without `name` (RFC 7578 §4.2 makes it mandatory) comes as an undefined name: it is
+  // malformed, and must never reach Buffer.byteLength or a field error's `loc`.
+  const nameless = () =>
+    finish(new GatehouseError('MALFORMED_BODY', { detail: 'A form part has no field name' }))
+  busboy.on('field', (name: unknown, value: string, _nameTruncated: boolean, valueTruncated: boolean) => {
+    if (typeof name !== 'string' || name === '') {
+      nameless()
+    } else if (Buffer.byteLength(name) > MULTIPART_FORM_LIMITS.fieldNameSize) {
       finish(tooLarge(`A form field name is longer than ${MULTIPART_FORM_LIMITS.fieldNameSize} bytes`))
     } else if (valueTruncated) {
       finish(tooLarge(`A form field is larger than ${MULTIPART_FORM_LIMITS.fieldSize} bytes`))
@@ -120,9 +126,10 @@ export function parseMultipartForm(
       body[name] = value
     }
   })
-  busboy.on('file', (name: string, stream: BusboyFileStream) => {
+  busboy.on('file', (name: unknown, stream: BusboyFileStream) => {
     stream.resume()
-    finish(fieldError(name, 'File uploads are not accepted; send this field as text', 'file'))
+    if (typeof name !== 'string' || name === '') nameless()
+    else finish(fieldError(name, 'File uploads are not accepted; send this field as text', 'file'))
   })
   // To the client every part is a field (files are refused anyway): one message for both limits.
   const tooManyFields = () =>

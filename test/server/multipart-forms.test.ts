@@ -250,6 +250,21 @@ describe('multipart/form-data forms on the server', () => {
     assertError(await post('/login', cut), 400, 'MALFORMED_BODY')
   })
 
+  for (const [label, part] of [
+    ['a field', 'Content-Disposition: form-data\r\n\r\nx'],
+    ['a file', 'Content-Disposition: form-data; filename="a"\r\n\r\nx'],
+    ['an empty-named field', 'Content-Disposition: form-data; name=""\r\n\r\nx'],
+  ] as const) {
+    it(`a part without a name (${label}) is 400 MALFORMED_BODY, and the server lives on`, async () => {
+      // Even an unknown path parses its body first: the crash was reachable without any route.
+      for (const url of ['/login', '/token', '/no-such-route']) {
+        const response = await t.app.inject({ method: 'POST', url, ...handWritten('X', [part]) })
+        assertError(response, 400, 'MALFORMED_BODY')
+      }
+      assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+    })
+  }
+
   it('a cross-site multipart POST /login is refused before the body is read (login CSRF)', async () => {
     const response = await post(
       '/login',
