@@ -58,6 +58,10 @@ async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions):
 
   // Order matters: CORS first so every refusal below still carries CORS headers (the front end
   // can read why), cookies before the CSRF check that reads them.
+  // Before any plugin adds a route (@fastify/cors adds `OPTIONS *`): a route keeps the error
+  // handler in force when it was added, and every error must leave through ours.
+  app.setErrorHandler(gatehouseErrorHandler)
+  app.setNotFoundHandler(gatehouseNotFoundHandler)
   if (options.cors) await app.register(corsPlugin, options.cors)
   if (!app.hasPlugin('@fastify/cookie')) await app.register(fastifyCookie)
   if (!app.hasPlugin('@fastify/formbody')) await app.register(fastifyFormbody)
@@ -80,8 +84,6 @@ async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions):
 
   app.addSchema(PublicUserSchema)
   app.addSchema(ErrorSchema)
-  app.setErrorHandler(gatehouseErrorHandler)
-  app.setNotFoundHandler(gatehouseNotFoundHandler)
 }
 
 export const gatehousePlugin = fastifyPlugin(gatehouse, { name: 'gatehouse', fastify: '5.x' })

@@ -1,4 +1,5 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify'
+import { TOKEN_PREFIX } from '../core/tokens/index.ts'
 
 /**
  * Pino JSON logs; credentials never reach them (OWASP Logging Cheat Sheet, "Data to exclude";
@@ -23,8 +24,14 @@ export const REDACTED_PATHS = [
  */
 export function loggedUrl(url: string): string {
   const query = url.indexOf('?')
-  return query === -1 ? url : `${url.slice(0, query)}?[redacted]`
+  const path = query === -1 ? url : url.slice(0, query)
+  // A token pasted into the path itself (`/me;access_token=gth_…`) is cut out too: our tokens
+  // carry a recognisable prefix, so the path stays readable.
+  const redactedPath = path.replace(TOKEN_IN_PATH, '$1[redacted]')
+  return query === -1 ? redactedPath : `${redactedPath}?[redacted]`
 }
+
+const TOKEN_IN_PATH = new RegExp(`(${TOKEN_PREFIX})[^/;?#]*`, 'g')
 
 /** Fastify's own request serializer, with the query string redacted. */
 function serializeRequest(request: FastifyRequest) {

@@ -72,6 +72,13 @@ describe('Host allowlist in development (default: localhost, 127.0.0.1, [::1] on
     assert.equal((await t.app.inject({ url: '/me' })).statusCode, 401)
   })
 
+  it('answers a foreign-host OPTIONS (the CORS preflight route) through our error handler too', async () => {
+    const response = await t.app.inject({ method: 'OPTIONS', url: '/me', headers: { host: 'evil.com' } })
+    assert.equal(response.statusCode, 400)
+    assert.deepEqual(response.json(), REFUSED)
+    assert.equal(response.headers['x-content-type-options'], 'nosniff')
+  })
+
   it('refuses unknown hosts on unknown routes too (no 404 probing through a rebound name)', async () => {
     const response = await t.app.inject({ url: '/nope', headers: { host: 'evil.com' } })
     assert.equal(response.statusCode, 400)

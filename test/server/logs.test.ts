@@ -94,6 +94,15 @@ for (const { dialect, skip, create } of dialects()) {
         assert.ok(urls.includes('/me?[redacted]'), `the path is still logged: ${urls.join(' ')}`)
       })
 
+      it('logs no token written into the path itself (/me;access_token=gth_…)', async () => {
+        const token = await login(t.app, EMAIL, PASSWORD)
+        const response = await t.app.inject({ url: `/me;access_token=${token}` })
+        assert.equal(response.statusCode, 404)
+        assertNoSecrets(lines, [token, token.slice('gth_'.length)])
+        const urls = lines.map((line) => JSON.parse(line).req?.url).filter(Boolean)
+        assert.ok(urls.includes('/me;access_token=gth_[redacted]'), urls.join(' '))
+      })
+
       it('logs a request Node’s parser refuses by its code, not its raw bytes', async () => {
         await t.app.listen({ port: 0, host: '127.0.0.1' })
         const secret = 'gth_raw-packet-secret-0123456789'
