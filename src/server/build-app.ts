@@ -131,5 +131,8 @@ async function registerAll(
   await app.register(authRoutes, { registerLimiter, passwordGrant: config.passwordGrant })
   await app.register(meRoutes)
   await app.register(sessionRoutes)
-  await app.register(profileRoutes, { freshSessionSeconds: config.freshSessionSeconds })
+  await app.register(profileRoutes, {
+    freshSessionSeconds: config.freshSessionSeconds,
+    emailProbeLimiter: registerLimiter,
+  })
 }

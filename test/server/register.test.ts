@@ -282,5 +282,24 @@ for (const { dialect, skip, create } of dialects()) {
       assert.equal(await userCount(t, 'r2@example.com'), 0)
       assert.equal((await from('198.51.100.9', 'r3@example.com')).statusCode, 201)
     })
+
+    it('email changes share the budget: a taken address answers 400, so they probe like registrations', async () => {
+      const ip = '192.0.2.50'
+      assert.equal((await from(ip, 'prober@example.com')).statusCode, 201)
+      const token = (await requestToken(t.app, 'prober@example.com', 'password123')).json().access_token
+      const change = (email: string) =>
+        t.app.inject({
+          method: 'PATCH',
+          url: '/me',
+          remoteAddress: '127.0.0.1',
+          headers: { 'x-forwarded-for': ip, authorization: `Bearer ${token}` },
+          payload: { email, current_password: 'password123' },
+        })
+      assert.equal((await change('r1@example.com')).statusCode, 400, 'taken: the oracle')
+      assert.equal((await change('free@example.com')).statusCode, 200)
+      const refused = await change('r3@example.com')
+      assert.equal(refused.statusCode, 429)
+      assert.ok(Number(refused.headers['retry-after']) > 0)
+    })
   })
 }

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { AttemptLimiter } from '../../accounts/attempt-limiter.ts'
 import { toPublicUser } from '../../accounts/user.ts'
 import { GatehouseError } from '../../core/errors.ts'
 import { currentUser } from '../current-user.ts'
@@ -8,6 +9,12 @@ import { Email, ErrorRef, UserRef } from '../schemas.ts'
 export interface ProfileRoutesOptions {
   /** A session younger than this may change the email without the current password. */
   freshSessionSeconds: number
+  /**
+   * Counts every email change per client IP. A taken address answers 400 EMAIL_EXISTS, so email
+   * changes probe which addresses have accounts just as registrations do: the server passes the
+   * registration limiter, one budget for both. None: unlimited.
+   */
+  emailProbeLimiter?: AttemptLimiter
   /** Largest stored preferences document, in bytes of JSON. */
   preferencesLimitBytes?: number
 }
@@ -31,8 +38,9 @@ export async function profileRoutes(app: FastifyInstance, options: ProfileRoutes
   const authenticated = currentUser({ sessionCookie: cookies.session })
   const preferencesLimitBytes = options.preferencesLimitBytes ?? 16 * 1024
 
+  const { emailProbeLimiter } = options
   const updateEmail = {
-    onRequest: authenticated,
+    onRequest: [authenticated, async (request: FastifyRequest) => emailProbeLimiter?.consume(request.ip)],
     schema: {
       tags: ['users'],
       summary: 'Change the email (needs a fresh session or the current password)',
