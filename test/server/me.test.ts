@@ -259,6 +259,26 @@ for (const { dialect, skip, create } of dialects()) {
       assert.equal(me.json().is_superuser, false)
     })
 
+    it('POST /prefs/{user_id} refuses a deeply nested document with 422, not a stack overflow 500', async () => {
+      const id = (await t.app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).json().id
+      const deep = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`
+      const response = await t.app.inject({
+        method: 'POST',
+        url: `/prefs/${id}`,
+        headers: { ...bearer(token), 'content-type': 'application/json' },
+        payload: deep,
+      })
+      assert.equal(response.statusCode, 422)
+      assert.equal(response.json().code, 'VALIDATION_FAILED')
+      const nested = await t.app.inject({
+        method: 'POST',
+        url: `/prefs/${id}`,
+        headers: bearer(token),
+        payload: { a: { b: { c: [1, [2, [3]]] } } },
+      })
+      assert.equal(nested.statusCode, 200)
+    })
+
     it('GET /prefs/{user_id} answers with the stored document', async () => {
       const id = (await t.app.inject({ method: 'GET', url: '/me', headers: bearer(token) })).json().id
       const written = await t.app.inject({
