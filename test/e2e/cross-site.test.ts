@@ -1,6 +1,6 @@
 /**
  * A third-party site (http://127.0.0.1:<port>, another site than localhost) attacks a user who is
- * logged in to the API through the demo, in the same browser (DESIGN.md §4, CSRF and CORS): a
+ * logged in to the API through the demo, in the same browser (CSRF and CORS at work): a
  * classic auto-submitting form, and script-driven fetches. The email must stay unchanged and the
  * attacker's script must read nothing.
  */

@@ -1,7 +1,7 @@
 /**
  * The demo front end (http://localhost:<demoPort>) driving the API (http://localhost:<apiPort>) in
  * a real Chromium: what the user sees in the page, what the API received, and what it stored.
- * DESIGN.md §1 item 5 (the demo), §4 (cookies, CSRF, CORS, headers). The page runs under the strict
+ * It covers the demo flow, cookies, CSRF, CORS and headers. The page runs under the strict
  * HTML CSP: script injected into the served document — inline, in an event-handler attribute, from
  * another origin, or as a string to eval — does not run, and the browser reports each violation.
  */

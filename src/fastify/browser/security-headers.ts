@@ -27,7 +27,7 @@ function isUnder(url: string, prefix: string): boolean {
 }
 
 /**
- * One onSend hook writing a header set computed at boot (DESIGN.md §3: @fastify/helmet cost ~30 %
+ * One onSend hook writing a header set computed at boot (@fastify/helmet cost ~30 %
  * of an authenticated route's throughput here). The profile follows the response: HTML gets the
  * page CSP, everything else the API's `default-src 'none'`.
  */
