@@ -15,6 +15,7 @@ import {
 import { BoundedMemoryStore } from '../../src/accounts/bounded-memory-store.ts'
 import { GatehouseError } from '../../src/core/errors.ts'
 import { service } from '../helpers/services.ts'
+import { unreachableRedis } from '../helpers/unreachable-redis.ts'
 
 const redisService = service('redis')
 
@@ -112,15 +113,7 @@ describe('attempt limiter (memory store)', () => {
 
 describe('attempt limiter with Redis unreachable (memory insurance)', () => {
   it('still limits, in its bounded memory store, without store errors', async () => {
-    // Nothing listens on port 1 and the client retries nothing: every call goes to the insurance.
-    const redis = new Redis({
-      host: '127.0.0.1',
-      port: 1,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      retryStrategy: () => null,
-    })
-    redis.on('error', () => {})
+    const redis = unreachableRedis()
     const errors: unknown[] = []
     try {
       const memoryStore = new BoundedMemoryStore({ maxKeys: 10 })

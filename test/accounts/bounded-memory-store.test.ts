@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Redis } from 'ioredis'
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
 import { BoundedMemoryStore, DEFAULT_MAX_KEYS } from '../../src/accounts/bounded-memory-store.ts'
 import { MemoryLimiter } from '../../src/accounts/memory-limiter.ts'
+import { unreachableRedis } from '../helpers/unreachable-redis.ts'
 
 const LIMIT = 3
 const HOUR = 3_600_000
@@ -173,16 +173,7 @@ describe('memory limiter (rate-limiter-flexible interface)', () => {
 
   it('is accepted as the insurance limiter of RateLimiterRedis, and takes over when Redis is not ready', async () => {
     const store = new BoundedMemoryStore({ maxKeys: 100 })
-    // Nothing listens on port 1: the client is never ready (and retries nothing), so every call
-    // goes to the insurance limiter.
-    const redis = new Redis({
-      host: '127.0.0.1',
-      port: 1,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      retryStrategy: () => null,
-    })
-    redis.on('error', () => {})
+    const redis = unreachableRedis()
     try {
       const insured = new RateLimiterRedis({
         storeClient: redis,

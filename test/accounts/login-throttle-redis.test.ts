@@ -9,6 +9,7 @@ import { Redis } from 'ioredis'
 import { BoundedMemoryStore } from '../../src/accounts/bounded-memory-store.ts'
 import { createLoginThrottle } from '../../src/accounts/login-throttle.ts'
 import { service } from '../helpers/services.ts'
+import { unreachableRedis } from '../helpers/unreachable-redis.ts'
 
 const redisService = service('redis')
 const FAIL = async () => null
@@ -75,15 +76,7 @@ describe('login throttle on Redis: refused attempts', { skip: redisService.skip 
 
 describe('login throttle with Redis unreachable: the insurance store is bounded', () => {
   it('counts in the bounded memory store, and keeps blocks through a flood', async () => {
-    // Nothing listens on port 1 and the client retries nothing: every call goes to the insurance.
-    const redis = new Redis({
-      host: '127.0.0.1',
-      port: 1,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      retryStrategy: () => null,
-    })
-    redis.on('error', () => {})
+    const redis = unreachableRedis()
     const errors: unknown[] = []
     try {
       const memoryStore = new BoundedMemoryStore({ maxKeys: 200 })
