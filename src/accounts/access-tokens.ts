@@ -161,6 +161,9 @@ function touch(db: Kysely<Database>, tokenId: number, now: number, options: Vali
     .catch((error: unknown) => options.onTouchError?.(error))
 }
 
+/** `last_used_at` is written at most once a minute per token when no idle timeout asks for less. */
+export const DEFAULT_TOUCH_INTERVAL_SECONDS = 60
+
 /**
  * How often `last_used_at` may be written when tokens have an idle timeout. The recorded time lags
  * the real last use by up to this interval, so a token in steady use would be refused as idle if
@@ -178,8 +181,6 @@ export function touchIntervalFor(idleTimeoutSeconds: number, requestedSeconds?: 
   }
   return requestedSeconds
 }
-
-export const DEFAULT_TOUCH_INTERVAL_SECONDS = 60
 
 /** Logout: the token row is deleted, so the token is refused everywhere at once. */
 export async function revokeAccessToken(db: Kysely<Database>, tokenHash: string): Promise<boolean> {

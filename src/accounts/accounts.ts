@@ -34,23 +34,18 @@ export interface AccountsOptions {
 
 export type Accounts = ReturnType<typeof createAccounts>
 
-function assertPasswordPolicy(password: string): void {
-  const violation = passwordPolicyViolation(password)
+/** A field the domain refuses, as a FastAPI-style field error (the HTTP layer adds nothing). */
+function refuseField(field: string, violation: string | null, code: 'PASSWORD_POLICY' | 'VALIDATION_FAILED') {
   if (violation) {
-    throw new GatehouseError('PASSWORD_POLICY', {
-      detail: [{ loc: ['body', 'password'], msg: violation, type: 'value_error' }],
+    throw new GatehouseError(code, {
+      detail: [{ loc: ['body', field], msg: violation, type: 'value_error' }],
     })
   }
 }
 
-function assertValidEmail(email: string): void {
-  const violation = emailViolation(email)
-  if (violation) {
-    throw new GatehouseError('VALIDATION_FAILED', {
-      detail: [{ loc: ['body', 'email'], msg: violation, type: 'value_error' }],
-    })
-  }
-}
+const assertPasswordPolicy = (password: string) =>
+  refuseField('password', passwordPolicyViolation(password), 'PASSWORD_POLICY')
+const assertValidEmail = (email: string) => refuseField('email', emailViolation(email), 'VALIDATION_FAILED')
 
 /** What public registration accepts: these two fields and nothing else. */
 export interface Registration {

@@ -1,8 +1,6 @@
 import { Type } from '@sinclair/typebox'
+import { EMAIL_MAX_LENGTH } from '../core/email/index.ts'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../core/passwords/policy.ts'
-
-/** RFC 5321 §4.5.3.1: a forward path is at most 256 octets, so an address at most 254. */
-const EMAIL_MAX_LENGTH = 254
 
 export const Email = Type.String({ format: 'email', maxLength: EMAIL_MAX_LENGTH })
 /** ajv counts code points, like the core's policy: the two agree on what "1024 characters" is. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { touchIntervalFor } from '../accounts/access-tokens.ts'
+import { DEFAULT_TOUCH_INTERVAL_SECONDS, touchIntervalFor } from '../accounts/access-tokens.ts'
 import { LOGIN_THROTTLE_DEFAULTS as LOGIN } from '../accounts/login-throttle.ts'
 import { parseOriginList } from '../core/cors/origin.ts'
 import { hostMatcher, normalizeHost } from '../fastify/allowed-hosts.ts'
@@ -219,7 +219,7 @@ function idleTimeout(env: Env): { idleTimeoutSeconds: number; touchIntervalSecon
   const idleTimeoutSeconds = integer(env, 'ACCESS_TOKEN_IDLE_SECONDS', 3600)
   if (idleTimeoutSeconds === 1) throw new Error('ACCESS_TOKEN_IDLE_SECONDS must be 0 (off) or at least 2')
   const requested = env.TOKEN_TOUCH_INTERVAL_SECONDS
-    ? integer(env, 'TOKEN_TOUCH_INTERVAL_SECONDS', 60, 1)
+    ? integer(env, 'TOKEN_TOUCH_INTERVAL_SECONDS', DEFAULT_TOUCH_INTERVAL_SECONDS, 1)
     : undefined
   try {
     return { idleTimeoutSeconds, touchIntervalSeconds: touchIntervalFor(idleTimeoutSeconds, requested) }
