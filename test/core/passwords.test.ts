@@ -5,9 +5,11 @@ import bcrypt from 'bcryptjs'
 import {
   argon2idParameters,
   createPasswordHasher,
+  createPasswordPolicy,
   DEFAULT_ARGON2_PARAMETERS,
   isArgon2idOutdated,
   isBcryptHash,
+  isVerifiablePassword,
   PASSWORD_MAX_LENGTH,
   PASSWORD_MIN_LENGTH,
   passwordPolicyViolation,
@@ -376,6 +378,84 @@ describe('password policy', () => {
   test('a 1 MB password is refused by the length rule, before any hashing', () => {
     assert.equal(passwordPolicyViolation('a'.repeat(1024 * 1024)), TOO_LONG)
     assert.equal(passwordPolicyViolation('😀'.repeat(512 * 1024)), TOO_LONG)
+  })
+
+  test('a lone surrogate is refused; a surrogate pair is one well-formed character', () => {
+    const MALFORMED = 'Password must be well-formed Unicode text'
+    assert.equal(passwordPolicyViolation('pass\ud800word'), MALFORMED)
+    assert.equal(passwordPolicyViolation('pass\udfffword'), MALFORMED)
+    assert.equal(passwordPolicyViolation('\udc00\ud800-password'), MALFORMED) // pair in the wrong order
+    assert.equal(passwordPolicyViolation('pass\ud83d\ude00word'), null)
+  })
+})
+
+describe('createPasswordPolicy', () => {
+  const policyError = (message: string) => ({ code: 'PASSWORD_POLICY', message })
+
+  test('by default: minimum 8, maximum 1024, the same messages as the length rule', () => {
+    const policy = createPasswordPolicy()
+    assert.equal(policy.minLength, PASSWORD_MIN_LENGTH)
+    assert.equal(policy.maxLength, PASSWORD_MAX_LENGTH)
+    assert.deepEqual(policy.violation('Xk3-vR9'), policyError(TOO_SHORT))
+    assert.equal(policy.violation('Xk3-vR9q'), null)
+    assert.equal(policy.violation('Xk3-vR9q'.repeat(128)), null) // 1024
+    assert.deepEqual(policy.violation(`${'Xk3-vR9q'.repeat(128)}!`), policyError(TOO_LONG))
+    assert.deepEqual(
+      policy.violation('pass\ud800word-long'),
+      policyError('Password must be well-formed Unicode text'),
+    )
+  })
+
+  test('minLength 15 (password as the only factor) refuses 14 characters and accepts 15, in code points', () => {
+    const policy = createPasswordPolicy({ minLength: 15 })
+    assert.equal(policy.minLength, 15)
+    const tooShort = policyError('Password must be at least 15 characters')
+    assert.deepEqual(policy.violation('Xk3-vR9q-Lm2#Zt'.slice(0, 14)), tooShort)
+    assert.equal(policy.violation('Xk3-vR9q-Lm2#Zt'), null)
+    assert.deepEqual(policy.violation('😀'.repeat(14)), tooShort) // 28 UTF-16 units
+    assert.equal(policy.violation('😀'.repeat(15)), null)
+    // The length-only rule of existing callers keeps its own minimum of 8.
+    assert.equal(passwordPolicyViolation('Xk3-vR9q'), null)
+  })
+
+  test('minLength is checked when the policy is made: an integer from 8 to 1024, else a RangeError naming it', () => {
+    for (const minLength of [
+      7,
+      0,
+      -8,
+      8.5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      1025,
+      '12' as unknown as number,
+    ]) {
+      assert.throws(
+        () => createPasswordPolicy({ minLength }),
+        (error: unknown) => error instanceof RangeError && /minLength/.test(error.message),
+        String(minLength),
+      )
+    }
+    assert.equal(createPasswordPolicy({ minLength: 8 }).minLength, 8)
+    assert.equal(createPasswordPolicy({ minLength: 1024 }).minLength, 1024)
+    assert.equal(createPasswordPolicy({ minLength: 1024 }).violation('Xk3-vR9q'.repeat(128)), null)
+  })
+})
+
+describe('isVerifiablePassword', () => {
+  test('login may hash any well-formed password of 1 to 1024 characters, short or common', () => {
+    for (const password of ['a', 'abc123', 'Xk3-vR9', 'password', '😀', 'x'.repeat(PASSWORD_MAX_LENGTH)]) {
+      assert.equal(isVerifiablePassword(password), true, JSON.stringify(password.slice(0, 20)))
+    }
+    assert.equal(isVerifiablePassword('😀'.repeat(PASSWORD_MAX_LENGTH)), true) // 2048 UTF-16 units
+  })
+
+  test('the empty, the over-long and the malformed are not hashed', () => {
+    assert.equal(isVerifiablePassword(''), false)
+    assert.equal(isVerifiablePassword('x'.repeat(PASSWORD_MAX_LENGTH + 1)), false)
+    assert.equal(isVerifiablePassword('😀'.repeat(PASSWORD_MAX_LENGTH + 1)), false)
+    assert.equal(isVerifiablePassword('a'.repeat(1024 * 1024)), false)
+    assert.equal(isVerifiablePassword('\ud800'), false)
+    assert.equal(isVerifiablePassword('pass\udfffword'), false)
   })
 })
 

@@ -1,4 +1,5 @@
 export * from './argon2id.ts'
 export { isBcryptHash, verifyBcrypt } from './bcrypt.ts'
+export { isCommonPassword } from './blocklist.ts'
 export * from './hasher.ts'
 export * from './policy.ts'
