@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely'
 import { initialMigration } from './migrations/001-initial.ts'
+import { accountLifecycleMigration } from './migrations/002-account-lifecycle.ts'
 import { openStore, type Store } from './open-store.ts'
 import type { Database, Dialect } from './schema.ts'
 
@@ -7,6 +8,7 @@ import type { Database, Dialect } from './schema.ts'
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-initial': initialMigration(dialect),
+    '002-account-lifecycle': accountLifecycleMigration(dialect),
   }
 }
 

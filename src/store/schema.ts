@@ -29,6 +29,57 @@ export interface AccessTokensTable {
   created_at: number
   expires_at: number
   last_used_at: number | null
+  /** What the user sees and names in `DELETE /sessions/{id}`: random, not the token nor its hash. */
+  public_id: string
+  /** A short summary ("Firefox on Linux"), never the raw header. */
+  user_agent: string | null
+  ip: string | null
+}
+
+export interface OneTimeTokensTable {
+  id: Generated<number>
+  /** SHA-256 hex; the token itself exists only in the mail. */
+  token_hash: string
+  purpose: 'reset' | 'verify'
+  user_id: number
+  email_normalized: string
+  created_at: number
+  expires_at: number
+}
+
+export type OutboxPurpose = 'password-reset' | 'verify-email' | 'email-changed'
+export type OutboxStatus = 'pending' | 'sent' | 'dropped' | 'failed'
+
+/**
+ * A mail to send. It holds no secret: the worker mints a reset or verification token when it
+ * sends, so a database dump or a crash leaves no usable link behind.
+ */
+export interface OutboxTable {
+  id: Generated<number>
+  purpose: OutboxPurpose
+  /** The address as typed (forgot password) or as stored. */
+  recipient: string
+  /** Known when the mail is about an account; null for a forgot-password request (resolved when sent). */
+  user_id: number | null
+  status: OutboxStatus
+  attempts: Generated<number>
+  created_at: number
+  next_attempt_at: number
+  /** A worker's claim: nobody else sends this row before then. */
+  locked_until: number | null
+  finished_at: number | null
+  last_error: string | null
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>
+  created_at: number
+  type: string
+  user_id: number | null
+  session_id: string | null
+  ip: string | null
+  user_agent: string | null
+  reason: string | null
 }
 
 export interface PreferencesTable {
@@ -42,6 +93,9 @@ export interface Database {
   users: UsersTable
   access_tokens: AccessTokensTable
   preferences: PreferencesTable
+  one_time_tokens: OneTimeTokensTable
+  outbox: OutboxTable
+  audit_events: AuditEventsTable
 }
 
 export type Dialect = 'sqlite' | 'postgres'

@@ -36,7 +36,7 @@ import {
   updatePasswordHash,
 } from '../../src/accounts/users.ts'
 import { type ErrorCode, GatehouseError } from '../../src/core/errors.ts'
-import { generateToken } from '../../src/core/tokens/index.ts'
+import { generatePublicId, generateToken } from '../../src/core/tokens/index.ts'
 import { migrateToLatest } from '../../src/store/migrate.ts'
 import { openStore, type Store } from '../../src/store/open-store.ts'
 import type { Database, Dialect } from '../../src/store/schema.ts'
@@ -955,6 +955,7 @@ export function storeConformance(
       const store = sharedStore(create)
       const tokenRow = (userId: number, kind: string) => ({
         token_hash: sha256Hex(generateToken().token),
+        public_id: generatePublicId(),
         user_id: userId,
         kind,
         created_at: T,

@@ -1,7 +1,9 @@
 import crypto, { randomBytes, timingSafeEqual } from 'node:crypto'
 
 /**
- * Opaque access tokens: `gth_` + 256 random bits in base64url.
+ * Opaque tokens: a prefix naming the kind + 256 random bits in base64url. Access tokens are
+ * `gth_…`, password-reset tokens `gthr_…`, email-verification tokens `gthv_…`: a token of one kind
+ * is never well formed as another, and a leaked one says what it opens.
  * - 256 bits from the CSPRNG: unguessable (OWASP Session Management Cheat Sheet, "Session ID
  *   entropy" asks for at least 64 bits).
  * - A fixed prefix lets secret scanners recognise a leaked token.
@@ -9,8 +11,16 @@ import crypto, { randomBytes, timingSafeEqual } from 'node:crypto'
  *   enough because the secret has full entropy (nothing to brute-force).
  */
 export const TOKEN_PREFIX = 'gth_'
+export const RESET_TOKEN_PREFIX = 'gthr_'
+export const VERIFY_TOKEN_PREFIX = 'gthv_'
+export type TokenPrefix = typeof TOKEN_PREFIX | typeof RESET_TOKEN_PREFIX | typeof VERIFY_TOKEN_PREFIX
 const SECRET_BYTES = 32
-const TOKEN_PATTERN = /^gth_[A-Za-z0-9_-]{43}$/
+const SECRET_PATTERN = '[A-Za-z0-9_-]{43}'
+const PATTERNS: Record<TokenPrefix, RegExp> = {
+  [TOKEN_PREFIX]: new RegExp(`^${TOKEN_PREFIX}${SECRET_PATTERN}$`),
+  [RESET_TOKEN_PREFIX]: new RegExp(`^${RESET_TOKEN_PREFIX}${SECRET_PATTERN}$`),
+  [VERIFY_TOKEN_PREFIX]: new RegExp(`^${VERIFY_TOKEN_PREFIX}${SECRET_PATTERN}$`),
+}
 
 export interface IssuedToken {
   /** Given to the client once; never stored. */
@@ -19,9 +29,22 @@ export interface IssuedToken {
   tokenHash: string
 }
 
-export function generateToken(): IssuedToken {
-  const token = TOKEN_PREFIX + randomBytes(SECRET_BYTES).toString('base64url')
+export function generateToken(prefix: TokenPrefix = TOKEN_PREFIX): IssuedToken {
+  const token = prefix + randomBytes(SECRET_BYTES).toString('base64url')
   return { token, tokenHash: hashToken(token) }
+}
+
+/**
+ * A public identifier (a session's, shown in lists and named in URLs): 128 random bits, drawn
+ * apart from the secret, so knowing it reveals neither the token nor its hash.
+ */
+export function generatePublicId(): string {
+  return randomBytes(16).toString('base64url')
+}
+
+const PUBLIC_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/
+export function isWellFormedPublicId(value: string): boolean {
+  return PUBLIC_ID_PATTERN.test(value)
 }
 
 // crypto.hash (Node >= 20.12) is the one-shot form: no Hash object per request on the hot path.
@@ -35,8 +58,8 @@ export function hashToken(token: string): string {
 }
 
 /** Cheap shape check before any database work: garbage never reaches the store. */
-export function isWellFormedToken(value: string): boolean {
-  return TOKEN_PATTERN.test(value)
+export function isWellFormedToken(value: string, prefix: TokenPrefix = TOKEN_PREFIX): boolean {
+  return PATTERNS[prefix].test(value)
 }
 
 /** Constant-time string equality (no early exit on the first differing byte). */
