@@ -4,7 +4,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { currentUser, GatehouseError, gatehousePlugin, openGatehouse, type User } from '../src/index.ts'
+import { bearerLogin, currentUser, gatehousePlugin, openGatehouse, type User } from '../src/index.ts'
 
 const UserCreate = Type.Object({ email: Type.String({ format: 'email' }), password: Type.String() })
 const TokenForm = Type.Object({ username: Type.String(), password: Type.String() })
@@ -28,10 +28,12 @@ export async function build(): Promise<FastifyInstance> {
   )
 
   app.post<{ Body: Static<typeof TokenForm> }>('/token', { schema: { body: TokenForm } }, async (request) => {
-    const user = await accounts.authenticate(request.body.username, request.body.password)
-    if (!user) throw new GatehouseError('BAD_CREDENTIALS', { headers: { 'www-authenticate': 'Bearer' } })
-    const { token } = await accounts.issueToken(user.id, 'bearer')
-    return { access_token: token, token_type: 'bearer' }
+    // Throttled per account and per client; a wrong password is a 401 with WWW-Authenticate: Bearer.
+    const { issued } = await bearerLogin(request, {
+      email: request.body.username,
+      password: request.body.password,
+    })
+    return { access_token: issued.token, token_type: 'bearer' }
   })
 
   app.get('/protected-route', { onRequest: currentUser({ sessionCookie: null }) }, (request) =>

@@ -11,11 +11,12 @@ import { type Static, Type } from '@sinclair/typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import {
   apiKeyCookie,
+  clientOf,
   GatehouseError,
   gatehousePlugin,
   issueCsrfToken,
   openGatehouse,
-  startSession,
+  signIn,
   type User,
 } from '../src/index.ts'
 
@@ -64,10 +65,9 @@ export async function build(): Promise<FastifyInstance> {
     '/login',
     { config: { csrf: false }, schema: { body: Credentials } },
     async (request, reply) => {
-      const user = await accounts.authenticate(request.body.email, request.body.password)
-      if (!user) throw new GatehouseError('BAD_CREDENTIALS')
-      // A fresh session, and a CSRF token bound to it: the one the page held before login is void.
-      return { csrf_token: await startSession(request, reply, user) }
+      // Throttled against guessing; a fresh session, and a CSRF token bound to it.
+      const { email, password } = request.body
+      return { csrf_token: (await signIn(request, reply, { email, password })).csrfToken }
     },
   )
 
@@ -76,7 +76,14 @@ export async function build(): Promise<FastifyInstance> {
   app.post<{ Body: Static<typeof UserUpdate> }>(
     '/me',
     { onRequest: currentUser, schema: { body: UserUpdate } },
-    async (request) => userRead(await accounts.changeEmail(request.user!.id, request.body.email)),
+    async (request) =>
+      userRead(
+        await accounts.changeEmail({
+          session: request.auth!,
+          email: request.body.email,
+          client: clientOf(request),
+        }),
+      ),
   )
   return app
 }

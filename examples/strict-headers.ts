@@ -15,7 +15,7 @@ import {
   GatehouseError,
   gatehousePlugin,
   openGatehouse,
-  startSession,
+  signIn,
   type User,
 } from '../src/index.ts'
 
@@ -53,9 +53,8 @@ export async function build(): Promise<FastifyInstance> {
     '/login',
     { config: { csrf: false }, schema: { body: Credentials } },
     async (request, reply) => {
-      const user = await accounts.authenticate(request.body.email, request.body.password)
-      if (!user) throw new GatehouseError('BAD_CREDENTIALS')
-      return { csrf_token: await startSession(request, reply, user) }
+      const { email, password } = request.body
+      return { csrf_token: (await signIn(request, reply, { email, password })).csrfToken }
     },
   )
   app.get('/profile', { onRequest: signedIn }, (request) => userRead(request.user!))

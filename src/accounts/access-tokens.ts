@@ -1,28 +1,20 @@
 import { CompiledQuery, type Kysely } from 'kysely'
-import { generateToken, hashToken, isWellFormedToken } from '../core/tokens/index.ts'
+import { generatePublicId, generateToken, hashToken, isWellFormedToken } from '../core/tokens/index.ts'
 import type { Database } from '../store/schema.ts'
+import type { AccessTokenContext, IssuedAccessToken, SessionSummary, TokenKind } from './session.ts'
 import type { TokenCache } from './token-cache.ts'
-import { rowToUser, type User } from './user.ts'
+import { rowToUser } from './user.ts'
+import { summarizeUserAgent } from './user-agent.ts'
 
-export type TokenKind = 'bearer' | 'session'
+export type { AccessTokenContext, IssuedAccessToken, TokenKind } from './session.ts'
 
-export interface IssuedAccessToken {
-  /** The secret, shown to the client once. */
-  token: string
-  tokenHash: string
-  expiresAt: Date
-  expiresInSeconds: number
+/** What the owner needs to recognise a session later; the user agent is stored as a summary only. */
+export interface SessionOrigin {
+  ip?: string | null
+  userAgent?: string | null
 }
 
-/** What a valid token proves: who, since when, and how it was issued. */
-export interface AccessTokenContext {
-  user: User
-  tokenId: number
-  tokenHash: string
-  kind: TokenKind
-  createdAt: Date
-  expiresAt: Date
-}
+const MAX_IP_LENGTH = 64
 
 export async function issueAccessToken(
   db: Kysely<Database>,
@@ -30,14 +22,25 @@ export async function issueAccessToken(
   kind: TokenKind,
   ttlSeconds: number,
   now = Date.now(),
+  origin: SessionOrigin = {},
 ): Promise<IssuedAccessToken> {
   const { token, tokenHash } = generateToken()
+  const sessionId = generatePublicId()
   const expiresAt = now + ttlSeconds * 1000
   await db
     .insertInto('access_tokens')
-    .values({ token_hash: tokenHash, user_id: userId, kind, created_at: now, expires_at: expiresAt })
+    .values({
+      token_hash: tokenHash,
+      public_id: sessionId,
+      user_id: userId,
+      kind,
+      created_at: now,
+      expires_at: expiresAt,
+      user_agent: summarizeUserAgent(origin.userAgent),
+      ip: origin.ip ? origin.ip.slice(0, MAX_IP_LENGTH) : null,
+    })
     .execute()
-  return { token, tokenHash, expiresAt: new Date(expiresAt), expiresInSeconds: ttlSeconds }
+  return { token, tokenHash, sessionId, expiresAt: new Date(expiresAt), expiresInSeconds: ttlSeconds }
 }
 
 export interface ValidateOptions {
@@ -50,6 +53,8 @@ export interface ValidateOptions {
   onTouchError?: (error: unknown) => void
   /** Recently validated tokens; null or absent: every validation reads the database. */
   cache?: TokenCache | null
+  /** A valid token presented in the other transport (a bearer token as the cookie, or the reverse). */
+  onKindMismatch?: (context: { userId: number; sessionId: string }) => void
 }
 
 /**
@@ -64,6 +69,7 @@ function compileTokenLookup(db: Kysely<Database>) {
     .innerJoin('users as u', 'u.id', 't.user_id')
     .select([
       't.id as token_id',
+      't.public_id',
       't.kind',
       't.created_at as token_created_at',
       't.expires_at',
@@ -107,7 +113,10 @@ export async function validateAccessToken(
   const now = options.now ?? Date.now()
   const cached = options.cache?.get(tokenHash, now)
   if (cached !== undefined) {
-    if (cached.context.kind !== expectedKind) return null
+    if (cached.context.kind !== expectedKind) {
+      options.onKindMismatch?.({ userId: cached.context.user.id, sessionId: cached.context.sessionId })
+      return null
+    }
     // A cached hit is a use like any other: the idle clock must see it.
     if (isTouchDue(cached.lastUsedAt, now, options)) {
       touch(db, cached.context.tokenId, now, options)
@@ -121,7 +130,10 @@ export async function validateAccessToken(
   // A token is valid only where it was issued to travel (a bearer token in the Authorization
   // header, a session token in the session cookie): one planted or copied into the other transport
   // is refused (OWASP Session Management Cheat Sheet, "Session ID Exchange Mechanism").
-  if (row.kind !== expectedKind) return null
+  if (row.kind !== expectedKind) {
+    if (row.expires_at > now) options.onKindMismatch?.({ userId: row.id, sessionId: row.public_id })
+    return null
+  }
   if (row.expires_at <= now || row.is_active !== 1) return null
   const lastActivity = row.last_used_at ?? row.token_created_at
   if (options.idleTimeoutSeconds > 0 && now - lastActivity > options.idleTimeoutSeconds * 1000) return null
@@ -136,6 +148,7 @@ export async function validateAccessToken(
     user: rowToUser(row),
     tokenId: row.token_id,
     tokenHash,
+    sessionId: row.public_id,
     kind: row.kind as TokenKind,
     createdAt: new Date(row.token_created_at),
     expiresAt: new Date(row.expires_at),
@@ -188,9 +201,61 @@ export async function revokeAccessToken(db: Kysely<Database>, tokenHash: string)
   return result.numDeletedRows > 0n
 }
 
-export async function revokeUserTokens(db: Kysely<Database>, userId: number): Promise<number> {
-  const result = await db.deleteFrom('access_tokens').where('user_id', '=', userId).executeTakeFirst()
+/** Every token of the user, or every one but `exceptTokenId` (the session making the request). */
+export async function revokeUserTokens(
+  db: Kysely<Database>,
+  userId: number,
+  exceptTokenId?: number,
+): Promise<number> {
+  let query = db.deleteFrom('access_tokens').where('user_id', '=', userId)
+  if (exceptTokenId !== undefined) query = query.where('id', '!=', exceptTokenId)
+  const result = await query.executeTakeFirst()
   return Number(result.numDeletedRows)
+}
+
+/**
+ * Deletes one session by its public id, only when it belongs to `userId`: another user's id is
+ * "not found", exactly like an id that never existed (OWASP Authorization Cheat Sheet, IDOR).
+ * Returns the token hash, for the cache, or null.
+ */
+export async function revokeSessionById(
+  db: Kysely<Database>,
+  userId: number,
+  sessionId: string,
+): Promise<string | null> {
+  const row = await db
+    .deleteFrom('access_tokens')
+    .where('public_id', '=', sessionId)
+    .where('user_id', '=', userId)
+    .returning('token_hash')
+    .executeTakeFirst()
+  return row?.token_hash ?? null
+}
+
+/** The user's sessions not yet expired, newest first. Idle ones are filtered by the caller. */
+export async function listUserSessions(
+  db: Kysely<Database>,
+  userId: number,
+  now = Date.now(),
+): Promise<(Omit<SessionSummary, 'current'> & { tokenId: number })[]> {
+  const rows = await db
+    .selectFrom('access_tokens')
+    .select(['id', 'public_id', 'kind', 'created_at', 'last_used_at', 'expires_at', 'user_agent', 'ip'])
+    .where('user_id', '=', userId)
+    .where('expires_at', '>', now)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute()
+  return rows.map((row) => ({
+    tokenId: row.id,
+    id: row.public_id,
+    kind: row.kind as TokenKind,
+    createdAt: new Date(row.created_at),
+    lastUsedAt: row.last_used_at === null ? null : new Date(row.last_used_at),
+    expiresAt: new Date(row.expires_at),
+    userAgent: row.user_agent,
+    ip: row.ip,
+  }))
 }
 
 /** Deletes expired rows (and idle ones when an idle timeout is set). Returns how many. */

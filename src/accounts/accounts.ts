@@ -1,23 +1,18 @@
 import type { Kysely } from 'kysely'
-import { emailViolation } from '../core/email/index.ts'
 import { GatehouseError } from '../core/errors.ts'
-import { type PasswordHasher, passwordPolicyViolation } from '../core/passwords/index.ts'
+import { createPasswordPolicy, type PasswordHasher } from '../core/passwords/index.ts'
 import type { Database } from '../store/schema.ts'
-import {
-  type AccessTokenContext,
-  type IssuedAccessToken,
-  issueAccessToken,
-  pruneAccessTokens,
-  revokeAccessToken,
-  revokeUserTokens,
-  type TokenKind,
-  touchIntervalFor,
-  validateAccessToken,
-} from './access-tokens.ts'
+import { createCredentials } from './credentials.ts'
+import type { DomainContext, PasswordRules } from './domain-context.ts'
+import { type ClientInfo, createEventEmitter, type EventHook, type SecurityEventType } from './events.ts'
+import { type AccountLimiters, createAccountLimiters, type LimiterOptions } from './limiters.ts'
+import { pruneOneTimeTokens } from './one-time-tokens.ts'
 import { type Preferences, readPreferences, writePreferences } from './preferences.ts'
-import { createTokenCache } from './token-cache.ts'
+import { createRecovery } from './recovery.ts'
+import type { AccessTokenContext, SessionSummary, TokenKind } from './session.ts'
+import { createSessions } from './sessions.ts'
 import type { User } from './user.ts'
-import { findCredentialsByEmail, findUserById, insertUser, updateEmail, updatePasswordHash } from './users.ts'
+import { findUserById, updateActive } from './users.ts'
 
 export interface AccountsOptions {
   db: Kysely<Database>
@@ -29,23 +24,26 @@ export interface AccountsOptions {
   touchIntervalSeconds?: number
   /** Seconds a validated token is remembered in memory (0: always read the database). */
   tokenCacheSeconds?: number
+  /** A session younger than this may change the email without the current password (default 300). */
+  freshSessionSeconds?: number
+  /** What a new password must pass; the default policy (8..1024 characters, not a common one). */
+  passwordRules?: PasswordRules
+  /** The named limiters, or options to build them (in this process's memory unless given Redis). */
+  limiters?: AccountLimiters | LimiterOptions
+  /** Refuse login (403 EMAIL_NOT_VERIFIED) until the email is verified. */
+  requireVerifiedEmail?: boolean
+  resetTokenTtlSeconds?: number
+  verifyTokenTtlSeconds?: number
+  /** Called for every security event (the audit trail, alerting…); never awaited. */
+  onEvent?: EventHook | EventHook[]
+  /** Queue account mail (verification, reset, notices); false: none is queued (default true). */
+  sendsMail?: boolean
+  /** Called after a mail was queued (a worker in this process can then send it at once). */
+  onMailQueued?: () => void
   onBackgroundError?: (error: unknown) => void
 }
 
 export type Accounts = ReturnType<typeof createAccounts>
-
-/** A field the domain refuses, as a FastAPI-style field error (the HTTP layer adds nothing). */
-function refuseField(field: string, violation: string | null, code: 'PASSWORD_POLICY' | 'VALIDATION_FAILED') {
-  if (violation) {
-    throw new GatehouseError(code, {
-      detail: [{ loc: ['body', field], msg: violation, type: 'value_error' }],
-    })
-  }
-}
-
-const assertPasswordPolicy = (password: string) =>
-  refuseField('password', passwordPolicyViolation(password), 'PASSWORD_POLICY')
-const assertValidEmail = (email: string) => refuseField('email', emailViolation(email), 'VALIDATION_FAILED')
 
 /** What public registration accepts: these two fields and nothing else. */
 export interface Registration {
@@ -58,95 +56,138 @@ export interface NewAccount extends Registration {
   isSuperuser: boolean
 }
 
-/** The account use cases, over one store and one hasher. Knows nothing of HTTP. */
-export function createAccounts(options: AccountsOptions) {
-  const { db, hasher } = options
-  const cache = createTokenCache({ ttlSeconds: options.tokenCacheSeconds ?? 0 })
-  const validateOptions = {
-    idleTimeoutSeconds: options.idleTimeoutSeconds,
-    // Refuses, at construction, an interval that would log out a token in steady use.
-    touchIntervalSeconds: touchIntervalFor(options.idleTimeoutSeconds, options.touchIntervalSeconds),
-    onTouchError: options.onBackgroundError,
-    cache,
-  }
+const isLimiters = (value: AccountLimiters | LimiterOptions): value is AccountLimiters =>
+  typeof (value as AccountLimiters).login?.guard === 'function'
 
-  async function createAccount(email: string, password: string, isSuperuser: boolean): Promise<User> {
-    assertValidEmail(email)
-    assertPasswordPolicy(password)
-    const hashedPassword = await hasher.hash(password)
-    return insertUser(db, { email, hashedPassword, isSuperuser })
+/**
+ * The account use cases, over one store and one hasher. Knows nothing of HTTP: an adapter turns a
+ * request into one of these calls (with the client's address and user agent) and the result or
+ * the GatehouseError back into a response, so every adapter gets every protection.
+ */
+export function createAccounts(options: AccountsOptions) {
+  const { db } = options
+  const onBackgroundError = options.onBackgroundError ?? (() => {})
+  const hooks = options.onEvent === undefined ? [] : [options.onEvent].flat()
+  const emit = createEventEmitter(hooks, onBackgroundError)
+  const limiters =
+    options.limiters !== undefined && isLimiters(options.limiters)
+      ? options.limiters
+      : createAccountLimiters({ onStoreError: onBackgroundError, ...options.limiters })
+  const sessions = createSessions({
+    db,
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds,
+    idleTimeoutSeconds: options.idleTimeoutSeconds,
+    touchIntervalSeconds: options.touchIntervalSeconds,
+    tokenCacheSeconds: options.tokenCacheSeconds,
+    onBackgroundError,
+    emit,
+  })
+  const context: DomainContext = {
+    db,
+    hasher: options.hasher,
+    passwordRules: options.passwordRules ?? createPasswordPolicy(),
+    limiters,
+    sessions,
+    emit,
+    sendsMail: options.sendsMail !== false,
+    mailQueued: options.onMailQueued ?? (() => {}),
+    freshSessionSeconds: options.freshSessionSeconds ?? 300,
+    requireVerifiedEmail: options.requireVerifiedEmail === true,
+    resetTokenTtlSeconds: options.resetTokenTtlSeconds ?? 3600,
+    verifyTokenTtlSeconds: options.verifyTokenTtlSeconds ?? 86400,
   }
+  const credentials = createCredentials(context)
+  const recovery = createRecovery(context)
 
   return {
     db,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
+    limiters,
 
     /**
-     * Public self-registration: an active, unverified, unprivileged account. Only `email` and
-     * `password` are read, whatever else the object holds, so no request field can grant a
-     * privilege (OWASP Mass Assignment Cheat Sheet; ASVS 5.0 V15.3.3).
+     * Public self-registration: an active, unverified, unprivileged account, and a verification
+     * mail. Only `email` and `password` are read, whatever else the object holds, so no request
+     * field can grant a privilege (OWASP Mass Assignment Cheat Sheet; ASVS 5.0 V15.3.3). Counted
+     * per client when the client is given (anti-automation, ASVS 5.0 V2.4.1).
      */
-    register(input: Registration): Promise<User> {
-      return createAccount(input.email, input.password, false)
+    async register(input: Registration, client?: ClientInfo): Promise<User> {
+      if (client) await limiters.register.consume(client.ip)
+      return credentials.createAccount(input.email, input.password, false)
     },
 
     /** An operator's account creation: the same email and password rules, and the superuser flag. */
     createUser(input: NewAccount): Promise<User> {
-      return createAccount(input.email, input.password, input.isSuperuser === true)
+      return credentials.createAccount(input.email, input.password, input.isSuperuser === true)
     },
 
-    /**
-     * The user for these credentials, or null; unknown email, wrong password and inactive account
-     * all look the same (OWASP Authentication Cheat Sheet, "Authentication and error messages").
-     */
-    async authenticate(email: string, password: string): Promise<User | null> {
-      if (passwordPolicyViolation(password)) {
-        // Still costs one verify: an over-long or short password must not time differently.
-        return hasher.verifyDummy(password.slice(0, 1024)).then(() => null)
-      }
-      const found = await findCredentialsByEmail(db, email)
-      if (!found) return hasher.verifyDummy(password).then(() => null)
-      const { valid, upgradedHash } = await hasher.verifyAndUpgrade(password, found.hashedPassword)
-      if (!valid || !found.user.isActive) return null
-      if (upgradedHash) await updatePasswordHash(db, found.user.id, upgradedHash)
-      return found.user
-    },
+    login: credentials.login,
+    verifyPassword: credentials.verifyPassword,
+    changeEmail: credentials.changeEmail,
+    changePassword: credentials.changePassword,
+    requestPasswordReset: recovery.requestPasswordReset,
+    resetPassword: recovery.resetPassword,
+    requestVerification: recovery.requestVerification,
+    verifyEmail: recovery.verifyEmail,
+    prepareMail: recovery.prepareMail,
 
-    issueToken(userId: number, kind: TokenKind): Promise<IssuedAccessToken> {
-      return issueAccessToken(db, userId, kind, options.accessTokenTtlSeconds)
-    },
-
+    /** A token for a user already proven some other way (the CLI, tests): no password checked. */
+    issueToken: (userId: number, kind: TokenKind, client?: ClientInfo) =>
+      sessions.issue(userId, kind, client),
     /** The token's context when valid *and* of `kind` (bearer: header only; session: cookie only). */
-    validateToken(token: string, kind: TokenKind): Promise<AccessTokenContext | null> {
-      return validateAccessToken(db, token, kind, validateOptions)
-    },
+    validateToken: (token: string, kind: TokenKind): Promise<AccessTokenContext | null> =>
+      sessions.validate(token, kind),
 
-    async revokeToken(tokenHash: string): Promise<boolean> {
-      cache?.deleteToken(tokenHash)
-      return revokeAccessToken(db, tokenHash)
+    async logout(session: AccessTokenContext, client: ClientInfo): Promise<void> {
+      await sessions.revokeToken(session.tokenHash)
+      emit('logout', { userId: session.user.id, sessionId: session.sessionId, client })
     },
-    async revokeUserTokens(userId: number): Promise<number> {
-      cache?.deleteUser(userId)
-      return revokeUserTokens(db, userId)
+    revokeToken: (tokenHash: string) => sessions.revokeToken(tokenHash),
+
+    listSessions: (session: AccessTokenContext): Promise<SessionSummary[]> =>
+      sessions.list(session.user.id, session.tokenId),
+    /** Ends one of the caller's own sessions; NOT_FOUND for any other id (no hint it exists). */
+    async revokeSession(session: AccessTokenContext, sessionId: string, client: ClientInfo): Promise<void> {
+      if (!(await sessions.revokeById(session.user.id, sessionId))) throw new GatehouseError('NOT_FOUND')
+      emit('session.revoked', { userId: session.user.id, sessionId, client, reason: 'by_owner' })
     },
-    pruneTokens: () => pruneAccessTokens(db, options.idleTimeoutSeconds),
-    findUserById: (id: number) => findUserById(db, id),
-    async changeEmail(userId: number, email: string): Promise<User> {
-      assertValidEmail(email)
-      const user = await updateEmail(db, userId, email)
-      // Cached sessions of this user carry the old email.
-      cache?.deleteUser(userId)
+    /** "Sign out everywhere else": every session of the caller but this one. Returns how many. */
+    async revokeOtherSessions(session: AccessTokenContext, client: ClientInfo): Promise<number> {
+      const count = await sessions.revokeUser(session.user.id, session.tokenId)
+      if (count > 0) emit('session.revoked', { userId: session.user.id, client, reason: 'other_sessions' })
+      return count
+    },
+    /** Every session of the user (an operator's action, e.g. after a leak). */
+    revokeUserTokens: (userId: number) => sessions.revokeUser(userId),
+    /** An operator's view of a user's live sessions (none is "current"). */
+    listUserSessions: (userId: number) => sessions.list(userId, null),
+    /** An operator ends one session of the user; false when the user has no such session. */
+    revokeUserSession: (userId: number, sessionId: string) => sessions.revokeById(userId, sessionId),
+    /** Deactivation ends every session at once (ASVS 5.0 V7.4.2). */
+    async setActive(userId: number, isActive: boolean): Promise<User | null> {
+      const user = await updateActive(db, userId, isActive)
+      if (!isActive) await sessions.revokeUser(userId)
+      else sessions.forgetUser(userId)
       return user
     },
 
-    /** Re-checks the current password of a signed-in user (step-up before sensitive changes). */
-    async verifyPassword(user: User, password: string): Promise<boolean> {
-      if (passwordPolicyViolation(password)) return false
-      const found = await findCredentialsByEmail(db, user.email)
-      if (!found || found.user.id !== user.id) return false
-      return (await hasher.verifyAndUpgrade(password, found.hashedPassword)).valid
+    /** An event an adapter detected (a refused CSRF check): it joins the domain's own events. */
+    report(
+      type: SecurityEventType,
+      details: { session?: AccessTokenContext | null; client: ClientInfo; reason?: string },
+    ) {
+      emit(type, {
+        userId: details.session?.user.id ?? null,
+        sessionId: details.session?.sessionId ?? null,
+        client: details.client,
+        reason: details.reason ?? null,
+      })
     },
 
+    /** Expired (and idle) sessions and expired links. */
+    async pruneTokens(): Promise<number> {
+      return (await sessions.prune()) + (await pruneOneTimeTokens(db))
+    },
+    findUserById: (id: number) => findUserById(db, id),
     readPreferences: (userId: number) => readPreferences(db, userId),
     writePreferences: (userId: number, preferences: Preferences) => writePreferences(db, userId, preferences),
   }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { RateLimiterRes } from 'rate-limiter-flexible'
 import { BoundedMemoryStore } from './bounded-memory-store.ts'
 import { counterLimiter, rateLimited } from './rate-limit.ts'
-import { clientKey } from './throttle-keys.ts'
+import { accountKey, clientKey } from './throttle-keys.ts'
 
 /**
  * Anti-automation for actions that check no secret, such as registration (OWASP Authentication
@@ -18,8 +18,10 @@ export interface AttemptLimiterOptions {
   windowSeconds?: number
   /** Counts shared by every instance on this Redis; this process's memory when absent. */
   redis?: Redis | null
-  /** Keys are `<keyPrefix>:ip:<address>`. */
+  /** Keys are `<keyPrefix>:ip:<address>` (or `<keyPrefix>:account:<sha256 of the email>`). */
   keyPrefix?: string
+  /** What is counted: a client IP (default), or an account named by its email. */
+  per?: 'ip' | 'account'
   /** A store error that could not be absorbed (the attempt is then let through). */
   onStoreError?: (error: unknown) => void
   /** The most clients counted in this process (the store, or Redis's insurance); default 100 000. */
@@ -30,10 +32,11 @@ export interface AttemptLimiterOptions {
 
 export interface AttemptLimiter {
   /**
-   * Counts an attempt by `ip` (Fastify's `request.ip`, see LoginThrottle.guard), or throws
-   * RATE_LIMITED when that client is over its limit.
+   * Counts an attempt by `subject` (the client's IP as the adapter resolved it, see
+   * LoginThrottle.guard; or an email with `per: 'account'`), or throws RATE_LIMITED when it is
+   * over its limit.
    */
-  consume(ip: string): Promise<void>
+  consume(subject: string): Promise<void>
 }
 
 /** 20 an hour: more than a household registers, few enough to make mass sign-up slow. */
@@ -45,18 +48,20 @@ export function createAttemptLimiter(options: AttemptLimiterOptions = {}): Attem
   const maxAttempts = options.maxAttempts ?? REGISTER_LIMIT_DEFAULTS.maxAttempts
   if (maxAttempts <= 0) return { consume: async () => {} }
   const onStoreError = options.onStoreError ?? (() => {})
+  const per = options.per ?? 'ip'
+  const keyOf = per === 'ip' ? clientKey : accountKey
   const limiter = counterLimiter({
     points: maxAttempts,
     durationSeconds: options.windowSeconds ?? REGISTER_LIMIT_DEFAULTS.windowSeconds,
-    keyPrefix: `${options.keyPrefix ?? 'gatehouse:register'}:ip`,
+    keyPrefix: `${options.keyPrefix ?? 'gatehouse:register'}:${per}`,
     memory: options.memoryStore ?? new BoundedMemoryStore({ maxKeys: options.maxKeys }),
     redis: options.redis,
   })
   return {
-    async consume(ip: string): Promise<void> {
+    async consume(subject: string): Promise<void> {
       try {
         // One atomic count (no read first): concurrent attempts cannot race past the limit.
-        await limiter.consume(clientKey(ip))
+        await limiter.consume(keyOf(subject))
       } catch (error) {
         if (error instanceof RateLimiterRes) throw rateLimited(error.msBeforeNext, ATTEMPTS_LIMITED_DETAIL)
         onStoreError(error)

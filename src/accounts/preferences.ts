@@ -39,10 +39,10 @@ export async function writePreferences(
   now = Date.now(),
 ): Promise<Preferences> {
   if (depthExceeds(preferences, PREFERENCES_MAX_DEPTH)) {
+    // The whole document is the refused input: field '' is the body itself.
     throw new GatehouseError('VALIDATION_FAILED', {
-      detail: [
-        { loc: ['body'], msg: `Nested deeper than ${PREFERENCES_MAX_DEPTH} levels`, type: 'value_error' },
-      ],
+      detail: `Nested deeper than ${PREFERENCES_MAX_DEPTH} levels`,
+      field: '',
     })
   }
   const data = JSON.stringify(preferences)

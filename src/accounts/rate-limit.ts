@@ -31,10 +31,10 @@ export function counterLimiter(options: CounterOptions): RateLimiterLike {
   })
 }
 
-/** RFC 6585 §4: a 429 may say when to retry, as Retry-After in seconds (RFC 9110 §10.2.3). */
+/** A refusal that says when to try again (whole seconds, at least one). */
 export function rateLimited(msBeforeNext: number, detail: string): GatehouseError {
   return new GatehouseError('RATE_LIMITED', {
     detail,
-    headers: { 'retry-after': String(Math.max(1, Math.ceil(msBeforeNext / 1000))) },
+    retryAfterSeconds: Math.max(1, Math.ceil(msBeforeNext / 1000)),
   })
 }

@@ -1,4 +1,4 @@
-import type { AccessTokenContext } from './access-tokens.ts'
+import type { AccessTokenContext } from './session.ts'
 
 /**
  * A short-lived, bounded memory of recently validated tokens, keyed by the token's SHA-256 (never

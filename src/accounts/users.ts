@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
 import { GatehouseError } from '../core/errors.ts'
 import type { Database } from '../store/schema.ts'
 import { isUniqueViolation } from '../store/unique-violation.ts'
@@ -15,7 +15,11 @@ export interface NewUser {
  * Inserts a user. Uniqueness is decided by the database's unique index, not by a prior SELECT,
  * so concurrent registrations of one email create exactly one account (no check-then-act race).
  */
-export async function insertUser(db: Kysely<Database>, user: NewUser, now = Date.now()): Promise<User> {
+export async function insertUser(
+  db: Kysely<Database> | Transaction<Database>,
+  user: NewUser,
+  now = Date.now(),
+): Promise<User> {
   try {
     const row = await db
       .insertInto('users')
@@ -38,7 +42,10 @@ export async function insertUser(db: Kysely<Database>, user: NewUser, now = Date
   }
 }
 
-export async function findUserById(db: Kysely<Database>, id: number): Promise<User | null> {
+export async function findUserById(
+  db: Kysely<Database> | Transaction<Database>,
+  id: number,
+): Promise<User | null> {
   const row = await db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst()
   return row ? rowToUser(row) : null
 }
@@ -59,7 +66,7 @@ export async function findCredentialsByEmail(
 }
 
 export async function updatePasswordHash(
-  db: Kysely<Database>,
+  db: Kysely<Database> | Transaction<Database>,
   userId: number,
   hashedPassword: string,
   now = Date.now(),
@@ -71,9 +78,12 @@ export async function updatePasswordHash(
     .execute()
 }
 
-/** Changes the email; a taken email is refused by the unique index (400, not the book's 500). */
+/**
+ * Changes the email, which is then unverified until the new address is proven. A taken email is
+ * refused by the unique index (400, not the book's 500).
+ */
 export async function updateEmail(
-  db: Kysely<Database>,
+  db: Kysely<Database> | Transaction<Database>,
   userId: number,
   email: string,
   now = Date.now(),
@@ -81,7 +91,13 @@ export async function updateEmail(
   try {
     const row = await db
       .updateTable('users')
-      .set({ email: email.trim(), email_normalized: normalizeEmail(email), updated_at: now })
+      .set({
+        email: email.trim(),
+        email_normalized: normalizeEmail(email),
+        // Another address is unproven; the same one in other letter case is still the proven one.
+        is_verified: sql<number>`case when email_normalized = ${normalizeEmail(email)} then is_verified else 0 end`,
+        updated_at: now,
+      })
       .where('id', '=', userId)
       .returning(USER_COLUMNS)
       .executeTakeFirst()
@@ -91,6 +107,38 @@ export async function updateEmail(
     if (isUniqueViolation(error)) throw new GatehouseError('EMAIL_EXISTS')
     throw error
   }
+}
+
+/** Marks the email verified, only while it is still the address the token was mailed to. */
+export async function markVerified(
+  db: Kysely<Database> | Transaction<Database>,
+  userId: number,
+  emailNormalized: string,
+  now = Date.now(),
+): Promise<User | null> {
+  const row = await db
+    .updateTable('users')
+    .set({ is_verified: 1, updated_at: now })
+    .where('id', '=', userId)
+    .where('email_normalized', '=', emailNormalized)
+    .returning(USER_COLUMNS)
+    .executeTakeFirst()
+  return row ? rowToUser(row) : null
+}
+
+export async function updateActive(
+  db: Kysely<Database>,
+  userId: number,
+  isActive: boolean,
+  now = Date.now(),
+): Promise<User | null> {
+  const row = await db
+    .updateTable('users')
+    .set({ is_active: isActive ? 1 : 0, updated_at: now })
+    .where('id', '=', userId)
+    .returning(USER_COLUMNS)
+    .executeTakeFirst()
+  return row ? rowToUser(row) : null
 }
 
 export async function deleteUser(db: Kysely<Database>, userId: number): Promise<boolean> {

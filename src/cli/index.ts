@@ -70,22 +70,57 @@ program
     console.log(`created user ${user.id} <${user.email}>${user.isSuperuser ? ' (superuser)' : ''}`)
   })
 
+async function userIdOf(store: Store, email: string): Promise<number> {
+  const found = await findCredentialsByEmail(store.db, email)
+  if (!found) throw new Error(`no account for ${email}`)
+  return found.user.id
+}
+
 program
-  .command('revoke-tokens')
-  .description('revoke every token and session of an account (e.g. after a password leak)')
+  .command('sessions')
+  .description("list an account's live sessions and tokens")
   .argument('<email>')
   .action(async (email: string) => {
+    const sessions = await withStore(async ({ store, accounts }) =>
+      accounts.listUserSessions(await userIdOf(store, email)),
+    )
+    if (sessions.length === 0) console.log('no live sessions')
+    for (const session of sessions) {
+      const lastUsed = session.lastUsedAt?.toISOString() ?? 'never'
+      console.log(
+        [
+          session.id,
+          session.kind,
+          `created ${session.createdAt.toISOString()}`,
+          `last used ${lastUsed}`,
+          `expires ${session.expiresAt.toISOString()}`,
+          session.ip ?? '-',
+          session.userAgent ?? '-',
+        ].join('  '),
+      )
+    }
+  })
+
+program
+  .command('revoke-tokens')
+  .description('revoke every token and session of an account (e.g. after a password leak), or one')
+  .argument('<email>')
+  .option('--session <id>', 'revoke only this session (its id from `gatehouse sessions <email>`)')
+  .action(async (email: string, options: { session?: string }) => {
     const count = await withStore(async ({ store, accounts }) => {
-      const found = await findCredentialsByEmail(store.db, email)
-      if (!found) throw new Error(`no account for ${email}`)
-      return accounts.revokeUserTokens(found.user.id)
+      const userId = await userIdOf(store, email)
+      if (options.session === undefined) return accounts.revokeUserTokens(userId)
+      if (!(await accounts.revokeUserSession(userId, options.session))) {
+        throw new Error(`${email} has no session ${options.session}`)
+      }
+      return 1
     })
     console.log(`revoked ${count} token(s)`)
   })
 
 program
   .command('prune')
-  .description('delete expired tokens')
+  .description('delete expired tokens and links')
   .action(async () => {
     const count = await withStore(({ accounts }) => accounts.pruneTokens())
     console.log(`pruned ${count} expired token(s)`)

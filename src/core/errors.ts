@@ -15,6 +15,10 @@ export const ERRORS = {
     detail: 'This change needs a recent login or the current password',
   },
   EMAIL_EXISTS: { status: 400, detail: 'Email already exists' },
+  INVALID_CURRENT_PASSWORD: { status: 400, detail: 'The current password is incorrect' },
+  RESET_TOKEN_INVALID: { status: 400, detail: 'This reset link is invalid or has expired' },
+  VERIFY_TOKEN_INVALID: { status: 400, detail: 'This verification link is invalid or has expired' },
+  EMAIL_NOT_VERIFIED: { status: 403, detail: 'Verify your email address before signing in' },
   UNSUPPORTED_GRANT_TYPE: { status: 400, detail: 'unsupported_grant_type' },
   INACTIVE_USER: { status: 400, detail: 'Inactive user' },
   NOT_FOUND: { status: 404, detail: 'Not Found' },
@@ -33,6 +37,7 @@ export const ERRORS = {
   CLIENT_ERROR: { status: 400, detail: 'Bad Request' },
   VALIDATION_FAILED: { status: 422, detail: 'Validation failed' },
   PASSWORD_POLICY: { status: 422, detail: 'Password does not meet the policy' },
+  PASSWORD_TOO_COMMON: { status: 422, detail: 'This password is too common' },
   RATE_LIMITED: { status: 429, detail: 'Too many requests' },
   INTERNAL: { status: 500, detail: 'Internal Server Error' },
   UNAVAILABLE: { status: 503, detail: 'Service unavailable' },
@@ -50,6 +55,14 @@ function messageOf(detail: unknown): string | undefined {
   return messages.length > 0 ? messages.join('; ') : undefined
 }
 
+export interface GatehouseErrorOptions {
+  detail?: unknown
+  /** Transport headers; set by an adapter only (the domain knows no HTTP). */
+  headers?: Record<string, string>
+  field?: string
+  retryAfterSeconds?: number
+}
+
 /** A domain error: knows its stable code, not how it reaches the client. */
 export class GatehouseError extends Error {
   readonly code: ErrorCode
@@ -57,8 +70,12 @@ export class GatehouseError extends Error {
   /** FastAPI's `detail`: a message, or a list of field errors for 422. */
   readonly detail: unknown
   readonly headers: Readonly<Record<string, string>>
+  /** The input field refused (a domain name such as `newPassword`); an adapter places it. */
+  readonly field: string | undefined
+  /** When to try again, for RATE_LIMITED; an adapter turns it into Retry-After. */
+  readonly retryAfterSeconds: number | undefined
 
-  constructor(code: ErrorCode, options: { detail?: unknown; headers?: Record<string, string> } = {}) {
+  constructor(code: ErrorCode, options: GatehouseErrorOptions = {}) {
     const entry = ERRORS[code]
     super(messageOf(options.detail) ?? entry.detail)
     this.name = 'GatehouseError'
@@ -66,6 +83,8 @@ export class GatehouseError extends Error {
     this.status = entry.status
     this.detail = options.detail ?? entry.detail
     this.headers = options.headers ?? {}
+    this.field = options.field
+    this.retryAfterSeconds = options.retryAfterSeconds
   }
 }
 

@@ -1,7 +1,6 @@
 import type {} from '@fastify/cookie'
 import type {} from '@fastify/swagger'
 import type { AccessTokenContext, Accounts } from '../accounts/index.ts'
-import type { LoginThrottle } from '../accounts/login-throttle.ts'
 import type { User } from '../accounts/user.ts'
 import type { CsrfTokens } from '../core/csrf/index.ts'
 
@@ -32,6 +31,4 @@ export interface GatehouseContext {
   cookies: CookieNames
   /** CSRF token signer; null when the plugin was given no csrfSecret (no cookie sessions). */
   csrf: CsrfTokens | null
-  /** Brute-force protection of every password check: `loginThrottle.guard(email, ip, check)`. */
-  loginThrottle: LoginThrottle
 }

@@ -54,9 +54,21 @@ const CLIENT_ERRORS_BY_STATUS: Record<number, ErrorCode> = {
   431: 'HEADERS_TOO_LARGE',
 }
 
+/** A domain field name on the wire: `newPassword` is the body's `new_password`. */
+const wireName = (field: string) => field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
+
+/** FastAPI's shape for a refused field: `[{loc: ['body', name], msg, type}]`. */
+function detailOf(error: GatehouseError): unknown {
+  if (error.field === undefined) return error.detail
+  const loc = error.field === '' ? ['body'] : ['body', wireName(error.field)]
+  return [{ loc, msg: error.message, type: 'value_error' }]
+}
+
 export function sendError(reply: FastifyReply, error: GatehouseError): FastifyReply {
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value)
-  return reply.code(error.status).send({ detail: error.detail, code: error.code })
+  // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 says when to retry, in seconds.
+  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
+  return reply.code(error.status).send({ detail: detailOf(error), code: error.code })
 }
 
 /** Maps anything thrown to `{"detail", "code"}`; never leaks a stack trace or internal message. */

@@ -1,14 +1,14 @@
 import fastifyCookie from '@fastify/cookie'
 import fastifyFormbody from '@fastify/formbody'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
 import type { Accounts } from '../accounts/index.ts'
-import { createLoginThrottle, type LoginThrottle } from '../accounts/login-throttle.ts'
 import type { CorsPolicyOptions } from '../core/cors/index.ts'
 import { createCsrfTokens } from '../core/csrf/index.ts'
 import { corsPlugin } from './browser/cors.ts'
 import { csrfProtectionPlugin } from './browser/csrf-protection.ts'
 import { type SecurityHeadersOptions, securityHeadersPlugin } from './browser/security-headers.ts'
+import { clientOf } from './client-info.ts'
 import type { CookieNames, GatehouseContext } from './decorations.ts'
 import { gatehouseErrorHandler, gatehouseNotFoundHandler } from './error-handler.ts'
 import { documentMultipart, MULTIPART, parseMultipartForm } from './multipart-form.ts'
@@ -26,12 +26,6 @@ export interface GatehousePluginOptions {
   /** Security headers on every response (on unless false). */
   securityHeaders?: SecurityHeadersOptions | false
   /**
-   * Failed password checks per account and per client IP, blocked past a limit (429). On by
-   * default with per-process counters; pass `createLoginThrottle({ redis })` to share them across
-   * instances, or false to turn it off.
-   */
-  loginThrottle?: LoginThrottle | false
-  /**
    * Parse multipart/form-data forms (text fields only, tight limits) on every route that takes a
    * urlencoded form, as FastAPI's `Form(...)` does (on unless false). Turn it off to register a
    * multipart plugin of your own (e.g. for uploads) after this one; one registered before is kept.
@@ -47,11 +41,8 @@ async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions):
   if (!options.accounts) throw new TypeError('gatehouse plugin: the "accounts" option is required')
   const cookies = { ...DEVELOPMENT_COOKIES, ...options.cookies }
   const csrf = options.csrfSecret === undefined ? null : createCsrfTokens(options.csrfSecret)
-  const loginThrottle =
-    options.loginThrottle === false
-      ? createLoginThrottle({ maxFailuresPerAccount: 0, maxFailuresPerIp: 0 })
-      : (options.loginThrottle ?? createLoginThrottle())
-  const context: GatehouseContext = { accounts: options.accounts, cookies, csrf, loginThrottle }
+  const { accounts } = options
+  const context: GatehouseContext = { accounts, cookies, csrf }
   app.decorate('gatehouse', context)
   app.decorateRequest('auth', null)
   app.decorateRequest('user', null)
@@ -75,6 +66,7 @@ async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions):
       trustedOrigins: options.cors?.origins.filter((origin) => origin !== '*') ?? [],
       sessionCookie: cookies.session,
       csrfCookie: cookies.csrf,
+      onRefused: (request, reason) => reportCsrfRefusal(accounts, cookies.session, request, reason),
     })
   }
   if (options.securityHeaders !== false) {
@@ -84,6 +76,21 @@ async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions):
 
   app.addSchema(PublicUserSchema)
   app.addSchema(ErrorSchema)
+}
+
+/** The refusal joins the audit trail, under the session's owner when the cookie names a live one. */
+function reportCsrfRefusal(
+  accounts: Accounts,
+  sessionCookie: string,
+  request: FastifyRequest,
+  reason: string,
+) {
+  const client = clientOf(request)
+  const token = request.cookies[sessionCookie]
+  const session = token ? accounts.validateToken(token, 'session') : Promise.resolve(null)
+  session
+    .catch(() => null)
+    .then((found) => accounts.report('csrf.refused', { session: found, client, reason }))
 }
 
 export const gatehousePlugin = fastifyPlugin(gatehouse, { name: 'gatehouse', fastify: '5.x' })

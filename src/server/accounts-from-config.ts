@@ -1,14 +1,24 @@
+import type { Redis } from 'ioredis'
 import type { Kysely } from 'kysely'
 import { type Accounts, createAccounts } from '../accounts/accounts.ts'
-import { createPasswordHasher } from '../core/passwords/index.ts'
+import type { EventHook } from '../accounts/events.ts'
+import { createPasswordHasher, createPasswordPolicy } from '../core/passwords/index.ts'
 import type { Database } from '../store/schema.ts'
 import type { GatehouseConfig } from './config.ts'
+
+export interface AccountsWiring {
+  onBackgroundError?: (error: unknown) => void
+  onEvent?: EventHook
+  onMailQueued?: () => void
+  /** Shared limiter counters (the server's); this process's memory when absent (the CLI). */
+  redis?: Redis | null
+}
 
 /** The account use cases as the server and the CLI configure them: one place for both. */
 export function accountsFromConfig(
   db: Kysely<Database>,
   config: GatehouseConfig,
-  onBackgroundError?: (error: unknown) => void,
+  wiring: AccountsWiring = {},
 ): Accounts {
   return createAccounts({
     db,
@@ -17,6 +27,30 @@ export function accountsFromConfig(
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     touchIntervalSeconds: config.touchIntervalSeconds,
     tokenCacheSeconds: config.tokenCacheSeconds,
-    onBackgroundError,
+    freshSessionSeconds: config.freshSessionSeconds,
+    passwordRules: createPasswordPolicy({ minLength: config.passwordMinLength }),
+    requireVerifiedEmail: config.requireVerifiedEmail,
+    resetTokenTtlSeconds: config.resetTokenTtlSeconds,
+    verifyTokenTtlSeconds: config.verifyTokenTtlSeconds,
+    sendsMail: config.accountEmails,
+    limiters: {
+      // OWASP Authentication Cheat Sheet, "Account Lockout": a threshold, an observation window
+      // and a lockout duration (defaults and their reasons: src/accounts/login-throttle.ts).
+      login: {
+        maxFailuresPerAccount: config.loginMaxFailuresPerAccount,
+        maxFailuresPerIp: config.loginMaxFailuresPerIp,
+        ipWindowSeconds: config.loginIpWindowSeconds,
+        blockSeconds: config.loginBlockSeconds,
+      },
+      register: { maxAttempts: config.registerMaxPerIp, windowSeconds: config.registerWindowSeconds },
+      forgotPassword: { maxPerEmail: config.mailRequestsPerEmail, maxPerIp: config.mailRequestsPerIp },
+      verify: { maxPerEmail: config.mailRequestsPerEmail, maxPerIp: config.mailRequestsPerIp },
+      redis: wiring.redis,
+      keyPrefix: config.redisKeyPrefix,
+      onStoreError: wiring.onBackgroundError,
+    },
+    onEvent: wiring.onEvent,
+    onMailQueued: wiring.onMailQueued,
+    onBackgroundError: wiring.onBackgroundError,
   })
 }

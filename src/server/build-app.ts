@@ -1,14 +1,16 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Accounts } from '../accounts/accounts.ts'
-import { type AttemptLimiter, createAttemptLimiter } from '../accounts/attempt-limiter.ts'
-import { createLoginThrottle, type LoginThrottle } from '../accounts/login-throttle.ts'
+import { type AuditLog, createAuditLog } from '../accounts/audit-log.ts'
 import { docsPlugin } from '../fastify/docs.ts'
 import { hostAllowlistPlugin } from '../fastify/host-allowlist.ts'
 import { DEVELOPMENT_COOKIES, gatehousePlugin, PRODUCTION_COOKIES } from '../fastify/plugin.ts'
+import { accountRoutes } from '../fastify/routes/account-routes.ts'
+import { auditRoutes } from '../fastify/routes/audit-routes.ts'
 import { authRoutes } from '../fastify/routes/auth-routes.ts'
 import { healthRoutes } from '../fastify/routes/health-routes.ts'
 import { meRoutes } from '../fastify/routes/me-routes.ts'
 import { profileRoutes } from '../fastify/routes/profile-routes.ts'
+import { sessionListRoutes } from '../fastify/routes/session-list-routes.ts'
 import { sessionRoutes } from '../fastify/routes/session-routes.ts'
 import { gatehouseServerOptions } from '../fastify/server-options.ts'
 import { migrateToLatest, openMigratedStore } from '../store/migrate.ts'
@@ -16,6 +18,7 @@ import type { Store } from '../store/open-store.ts'
 import { accountsFromConfig } from './accounts-from-config.ts'
 import type { GatehouseConfig } from './config.ts'
 import { loggerOptions } from './logger.ts'
+import { startMailWorker } from './mail-worker.ts'
 import { closeRedis, connectRedis } from './redis.ts'
 
 export interface BuildOptions {
@@ -57,34 +60,31 @@ export async function buildApp(
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   })
 
-  const accounts = accountsFromConfig(store.db, config, (error) =>
-    app.log.warn({ err: error }, 'background write failed'),
-  )
-
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisKeyPrefix, app.log) : null
   if (redis) app.addHook('onClose', () => closeRedis(redis))
-  const loginThrottle = createLoginThrottle({
-    maxFailuresPerAccount: config.loginMaxFailuresPerAccount,
-    maxFailuresPerIp: config.loginMaxFailuresPerIp,
-    ipWindowSeconds: config.loginIpWindowSeconds,
-    blockSeconds: config.loginBlockSeconds,
-    redis,
-    keyPrefix: `${config.redisKeyPrefix}:login`,
-    onStoreError: (error) => app.log.warn({ err: error }, 'login throttle store error'),
+  // Never in the request's way: batched writes, and a failed one is logged, not thrown.
+  const auditLog = createAuditLog({
+    db: store.db,
+    onError: (error) => app.log.warn({ err: error }, 'audit trail write failed'),
   })
-
-  const registerLimiter = createAttemptLimiter({
-    maxAttempts: config.registerMaxPerIp,
-    windowSeconds: config.registerWindowSeconds,
+  app.addHook('onClose', () => auditLog.close())
+  let wakeMailWorker = () => {}
+  const accounts = accountsFromConfig(store.db, config, {
+    onBackgroundError: (error) => app.log.warn({ err: error }, 'background work failed'),
+    onEvent: auditLog.record,
+    onMailQueued: () => wakeMailWorker(),
     redis,
-    keyPrefix: `${config.redisKeyPrefix}:register`,
-    onStoreError: (error) => app.log.warn({ err: error }, 'register limiter store error'),
   })
 
   try {
-    await registerAll(app, config, { accounts, loginThrottle, registerLimiter })
+    if (config.accountEmails) {
+      const worker = startMailWorker(app, config, store, accounts)
+      wakeMailWorker = worker.wake
+    }
+    await registerAll(app, config, { accounts, auditLog })
   } catch (error) {
     // The caller never gets this app to close: release the connections here.
+    await auditLog.close()
     if (redis) await closeRedis(redis)
     if (ownsStore) await store.close()
     throw error
@@ -92,10 +92,9 @@ export async function buildApp(
 
   if (config.pruneIntervalSeconds > 0) {
     const timer = setInterval(() => {
-      accounts
-        .pruneTokens()
-        .then((count) => count > 0 && app.log.info({ count }, 'pruned expired tokens'))
-        .catch((error: unknown) => app.log.warn({ err: error }, 'token pruning failed'))
+      prune(accounts, auditLog, config)
+        .then((count) => count > 0 && app.log.info({ count }, 'pruned expired rows'))
+        .catch((error: unknown) => app.log.warn({ err: error }, 'pruning failed'))
     }, config.pruneIntervalSeconds * 1000)
     timer.unref()
     app.addHook('onClose', async () => clearInterval(timer))
@@ -104,15 +103,16 @@ export async function buildApp(
   return app
 }
 
+/** Expired tokens and links, and audit events past their retention. */
+async function prune(accounts: Accounts, auditLog: AuditLog, config: GatehouseConfig): Promise<number> {
+  return (await accounts.pruneTokens()) + (await auditLog.prune(config.auditRetentionDays))
+}
+
 /** The plugin, the docs and every route. */
 async function registerAll(
   app: FastifyInstance,
   config: GatehouseConfig,
-  {
-    accounts,
-    loginThrottle,
-    registerLimiter,
-  }: { accounts: Accounts; loginThrottle: LoginThrottle; registerLimiter: AttemptLimiter },
+  { accounts, auditLog }: { accounts: Accounts; auditLog: AuditLog },
 ): Promise<void> {
   const isProduction = config.env === 'production'
   // First of all hooks: a request for another host gets no further (not even CORS or CSRF work).
@@ -124,15 +124,14 @@ async function registerAll(
     cors: { origins: config.corsOrigins, maxAgeSeconds: config.corsMaxAgeSeconds },
     // RFC 6797 §7.2: HSTS only means something over https, which production is expected to be.
     securityHeaders: { hsts: isProduction, docsPrefix: '/docs' },
-    loginThrottle,
   })
   await app.register(docsPlugin, { expose: config.docs })
   await app.register(healthRoutes)
-  await app.register(authRoutes, { registerLimiter, passwordGrant: config.passwordGrant })
+  await app.register(authRoutes, { passwordGrant: config.passwordGrant })
   await app.register(meRoutes)
   await app.register(sessionRoutes)
-  await app.register(profileRoutes, {
-    freshSessionSeconds: config.freshSessionSeconds,
-    emailProbeLimiter: registerLimiter,
-  })
+  await app.register(sessionListRoutes)
+  await app.register(profileRoutes)
+  await app.register(accountRoutes, { recovery: config.accountEmails })
+  await app.register(auditRoutes, { trail: auditLog })
 }

@@ -58,6 +58,22 @@ export interface GatehouseConfig {
   publicUrl: string | null
   /** Host header values served (`name` on any port, or `name:port`); others get a 400. */
   allowedHosts: string[]
+  /** Forgot/reset password, email verification and their mails; off: those routes do not exist. */
+  accountEmails: boolean
+  /** Where mail links point: the front end that has the reset and verification pages. */
+  appUrl: string
+  /** `smtp://user:pass@host:port` or `smtps://…`; null: mail is written to ./data/outbox/*.eml. */
+  smtpUrl: string | null
+  mailFrom: string
+  resetTokenTtlSeconds: number
+  verifyTokenTtlSeconds: number
+  /** Login needs a verified email (403 EMAIL_NOT_VERIFIED after a correct password otherwise). */
+  requireVerifiedEmail: boolean
+  passwordMinLength: number
+  /** Mail requests (forgot password, verification) per email and per client IP, per hour (0: off). */
+  mailRequestsPerEmail: number
+  mailRequestsPerIp: number
+  auditRetentionDays: number
 }
 
 export type Env = Record<string, string | undefined>
@@ -231,6 +247,50 @@ function idleTimeout(env: Env): { idleTimeoutSeconds: number; touchIntervalSecon
   }
 }
 
+function smtpUrl(env: Env): string | null {
+  const value = env.SMTP_URL
+  if (!value) return null
+  if (!/^smtps?:\/\/[^/]/.test(value) || !URL.canParse(value)) {
+    // Not echoed: the URL carries the SMTP password.
+    throw new Error('SMTP_URL must be an smtp:// or smtps:// URL')
+  }
+  return value
+}
+
+function appUrl(env: Env, demoPort: number): string {
+  const value = env.APP_URL || `http://localhost:${demoPort || 9000}`
+  const url = URL.canParse(value) ? new URL(value) : null
+  if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash) {
+    throw new Error('APP_URL must be an http:// or https:// URL without credentials, query or fragment')
+  }
+  return url.href.replace(/\/$/, '')
+}
+
+/**
+ * The mail half of the account lifecycle. Production sends real mail or none: without SMTP_URL
+ * the links would sit in files on a server nobody reads, so it refuses to start unless the
+ * features are turned off (ACCOUNT_EMAILS=0).
+ */
+function mail(env: Env, mode: Environment, demoPort: number) {
+  const accountEmails = flag(env, 'ACCOUNT_EMAILS', true)
+  const url = smtpUrl(env)
+  if (mode === 'production' && accountEmails && !url) {
+    throw new Error('SMTP_URL is required when GATEHOUSE_ENV=production (or turn mail off: ACCOUNT_EMAILS=0)')
+  }
+  return {
+    accountEmails,
+    appUrl: appUrl(env, demoPort),
+    smtpUrl: url,
+    mailFrom: env.MAIL_FROM || 'Gatehouse <no-reply@localhost>',
+    // OWASP Forgot Password Cheat Sheet: a reset link short-lived; a verification link may last a day.
+    resetTokenTtlSeconds: integer(env, 'RESET_TOKEN_TTL_SECONDS', 3600, 60, 86400),
+    verifyTokenTtlSeconds: integer(env, 'VERIFY_TOKEN_TTL_SECONDS', 86400, 60, 30 * 86400),
+    requireVerifiedEmail: flag(env, 'REQUIRE_VERIFIED_EMAIL', false),
+    mailRequestsPerEmail: integer(env, 'MAIL_REQUESTS_PER_EMAIL', 5, 0, 1e6),
+    mailRequestsPerIp: integer(env, 'MAIL_REQUESTS_PER_IP', 20, 0, 1e6),
+  }
+}
+
 export function loadConfig(env: Env = process.env): GatehouseConfig {
   const mode = environment(env)
   const url = publicUrl(env)
@@ -277,5 +337,9 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     ...timeouts(env),
     publicUrl: url ? url.origin : null,
     allowedHosts: allowedHosts(env, mode, url),
+    ...mail(env, mode, demoPort),
+    // NIST SP 800-63B-4 §3.1.1.2: at least 8, and 15 when the password is the only factor.
+    passwordMinLength: integer(env, 'PASSWORD_MIN_LENGTH', 8, 8, 1024),
+    auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 90, 1, 3650),
   }
 }

@@ -21,6 +21,7 @@ function contextFor(userId: number, tokenHash: string, expiresAt = NOW + 3_600_0
     },
     tokenId: 1,
     tokenHash,
+    sessionId: `session-of-${tokenHash}`,
     kind: 'bearer',
     createdAt: date,
     expiresAt: new Date(expiresAt),

@@ -24,6 +24,8 @@ export interface CsrfProtectionOptions {
   csrfCookie: string
   /** starlette-csrf's and the book's header name. */
   headerName?: string
+  /** Told of every refusal (for the audit trail); must not throw. */
+  onRefused?: (request: FastifyRequest, reason: 'cross_site' | 'bad_token') => void
 }
 
 // Responses to unsafe requests depend on these request headers (RFC 9110 §12.5.5).
@@ -72,7 +74,10 @@ async function csrfProtection(app: FastifyInstance, options: CsrfProtectionOptio
       host: request.headers.host,
       protocolIsHttps: request.protocol === 'https',
     })
-    if (refused) throw new GatehouseError('CROSS_SITE_REQUEST')
+    if (refused) {
+      options.onRefused?.(request, 'cross_site')
+      throw new GatehouseError('CROSS_SITE_REQUEST')
+    }
     if (request.routeOptions.config.csrf === false) return
     // The token is bound to the credential the request carries: the session, else the route's
     // API-key cookie (its front end gets a token with `issueCsrfToken(request, reply, key)`).
@@ -83,7 +88,10 @@ async function csrfProtection(app: FastifyInstance, options: CsrfProtectionOptio
     // treats an empty one as absent and falls back to the cookie); a cross-site page cannot send
     // one without passing CORS.
     if (!credential || request.headers.authorization) return
-    if (!hasValidToken(request, credential)) throw new GatehouseError('CSRF_FAILED')
+    if (!hasValidToken(request, credential)) {
+      options.onRefused?.(request, 'bad_token')
+      throw new GatehouseError('CSRF_FAILED')
+    }
   })
 }
 

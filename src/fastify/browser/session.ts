@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { User } from '../../accounts/user.ts'
 import { NO_STORE } from '../../core/headers/index.ts'
-import { hashToken } from '../../core/tokens/index.ts'
+import { clientOf } from '../client-info.ts'
 import type { GatehouseContext } from '../decorations.ts'
 import { CSRF_COOKIE_OPTIONS, sessionCookieOptions } from './cookies.ts'
 import { sessionBinding } from './csrf-protection.ts'
@@ -30,21 +30,23 @@ export function issueCsrfToken(
 }
 
 /**
- * Signs the user in with a session cookie and returns the session's CSRF token.
- * A fresh token every time, never the one the browser sent, which is revoked: no session fixation
- * (OWASP Session Management Cheat Sheet, "Renew the Session ID After Any Privilege Level Change").
- * The CSRF token rotates with it: one minted before login is bound to no session.
+ * Signs the browser in: `accounts.login` (brute-force throttled, and the session token the
+ * browser held is revoked, so no session fixation), then the new session cookie and a CSRF token
+ * bound to it (one minted before login is bound to no session). Returns the user and that token.
  */
-export async function startSession(
+export async function signIn(
   request: FastifyRequest,
   reply: FastifyReply,
-  user: User,
-): Promise<string> {
+  credentials: { email: string; password: string },
+): Promise<{ user: User; csrfToken: string }> {
   const { accounts, cookies } = request.server.gatehouse
   csrfSigner(request.server.gatehouse)
-  const previous = request.cookies[cookies.session]
-  if (previous) await accounts.revokeToken(hashToken(previous))
-  const issued = await accounts.issueToken(user.id, 'session')
+  const { user, issued } = await accounts.login({
+    ...credentials,
+    kind: 'session',
+    client: clientOf(request),
+    replacesToken: request.cookies[cookies.session],
+  })
   reply.setCookie(cookies.session, issued.token, sessionCookieOptions(accounts.accessTokenTtlSeconds))
-  return issueCsrfToken(request, reply, issued.token)
+  return { user, csrfToken: issueCsrfToken(request, reply, issued.token) }
 }

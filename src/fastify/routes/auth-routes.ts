@@ -1,8 +1,9 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import type { AttemptLimiter } from '../../accounts/attempt-limiter.ts'
 import { toPublicUser } from '../../accounts/user.ts'
 import { GatehouseError } from '../../core/errors.ts'
+import { bearerLogin } from '../bearer-login.ts'
+import { clientOf } from '../client-info.ts'
 import { Email, ErrorRef, Password, TokenResponseSchema, UserRef } from '../schemas.ts'
 
 /**
@@ -27,11 +28,8 @@ const TokenForm = Type.Object({
 
 // RFC 6749 §5.1: token responses must not be cached.
 const TOKEN_RESPONSE_HEADERS = { 'cache-control': 'no-store', pragma: 'no-cache' }
-const BEARER_CHALLENGE = { 'www-authenticate': 'Bearer' }
 
 export interface AuthRoutesOptions {
-  /** Counts every registration per client IP (429 past its limit); none: unlimited. */
-  registerLimiter?: AttemptLimiter
   /**
    * Serve `POST /token` (the OAuth2 password grant; default true). RFC 9700 §2.4 forbids this
    * grant to OAuth authorization servers; it fits only a first-party client of its own API.
@@ -40,14 +38,11 @@ export interface AuthRoutesOptions {
 }
 
 export async function authRoutes(app: FastifyInstance, options: AuthRoutesOptions = {}): Promise<void> {
-  const { accounts, loginThrottle } = app.gatehouse
-  const { registerLimiter } = options
+  const { accounts } = app.gatehouse
 
   app.post<{ Body: Static<typeof RegisterBody> }>(
     '/register',
     {
-      // Counted before the body is even read, bad input included: a flood costs no argon2 work.
-      onRequest: async (request) => registerLimiter?.consume(request.ip),
       schema: {
         tags: ['auth'],
         summary: 'Create an account',
@@ -57,7 +52,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
     },
     async (request, reply) => {
       const { email, password } = request.body
-      const user = await accounts.register({ email, password })
+      const user = await accounts.register({ email, password }, clientOf(request))
       return reply.code(201).send(toPublicUser(user))
     },
   )
@@ -72,7 +67,14 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
         summary: 'OAuth2 password flow: exchange email and password for a bearer token',
         consumes: ['application/x-www-form-urlencoded'],
         body: TokenForm,
-        response: { 200: TokenResponseSchema, 400: ErrorRef, 401: ErrorRef, 422: ErrorRef, 429: ErrorRef },
+        response: {
+          200: TokenResponseSchema,
+          400: ErrorRef,
+          401: ErrorRef,
+          403: ErrorRef,
+          422: ErrorRef,
+          429: ErrorRef,
+        },
       },
     },
     async (request, reply) => {
@@ -81,11 +83,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
       if (grantType !== undefined && grantType !== 'password') {
         throw new GatehouseError('UNSUPPORTED_GRANT_TYPE')
       }
-      const user = await loginThrottle.guard(username, request.ip, () =>
-        accounts.authenticate(username, password),
-      )
-      if (!user) throw new GatehouseError('BAD_CREDENTIALS', { headers: BEARER_CHALLENGE })
-      const issued = await accounts.issueToken(user.id, 'bearer')
+      const { issued } = await bearerLogin(request, { email: username, password })
       return reply.headers(TOKEN_RESPONSE_HEADERS).send({
         access_token: issued.token,
         token_type: 'bearer',

@@ -1,20 +1,12 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { AttemptLimiter } from '../../accounts/attempt-limiter.ts'
 import { toPublicUser } from '../../accounts/user.ts'
 import { GatehouseError } from '../../core/errors.ts'
+import { clientOf } from '../client-info.ts'
 import { currentUser } from '../current-user.ts'
 import { Email, ErrorRef, UserRef } from '../schemas.ts'
 
 export interface ProfileRoutesOptions {
-  /** A session younger than this may change the email without the current password. */
-  freshSessionSeconds: number
-  /**
-   * Counts every email change per client IP. A taken address answers 400 EMAIL_EXISTS, so email
-   * changes probe which addresses have accounts just as registrations do: the server passes the
-   * registration limiter, one budget for both. None: unlimited.
-   */
-  emailProbeLimiter?: AttemptLimiter
   /** Largest stored preferences document, in bytes of JSON. */
   preferencesLimitBytes?: number
 }
@@ -33,14 +25,13 @@ const UserIdParams = Type.Object({ user_id: Type.String({ pattern: '^[0-9]{1,15}
 const PreferencesBody = Type.Object({}, { additionalProperties: true })
 
 /** The signed-in user's own data: email change, profile, preferences (the strict-headers article). */
-export async function profileRoutes(app: FastifyInstance, options: ProfileRoutesOptions): Promise<void> {
-  const { accounts, cookies, loginThrottle } = app.gatehouse
+export async function profileRoutes(app: FastifyInstance, options: ProfileRoutesOptions = {}): Promise<void> {
+  const { accounts, cookies } = app.gatehouse
   const authenticated = currentUser({ sessionCookie: cookies.session })
   const preferencesLimitBytes = options.preferencesLimitBytes ?? 16 * 1024
 
-  const { emailProbeLimiter } = options
   const updateEmail = {
-    onRequest: [authenticated, async (request: FastifyRequest) => emailProbeLimiter?.consume(request.ip)],
+    onRequest: authenticated,
     schema: {
       tags: ['users'],
       summary: 'Change the email (needs a fresh session or the current password)',
@@ -49,23 +40,16 @@ export async function profileRoutes(app: FastifyInstance, options: ProfileRoutes
       response: { 200: UserRef, 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 422: ErrorRef, 429: ErrorRef },
     },
   }
+  // The step-up (fresh session or current password) and the probing budget are the domain's.
   const handleUpdateEmail = async (request: FastifyRequest<{ Body: Static<typeof UpdateEmailBody> }>) => {
-    const auth = request.auth!
-    // Step-up for a sensitive change (OWASP Authentication Cheat Sheet, "Require re-authentication
-    // for sensitive features"; ASVS 5.0 V7.5.1): an old or stolen session alone cannot take over
-    // the account by redirecting its email.
-    const ageSeconds = (Date.now() - auth.createdAt.getTime()) / 1000
-    if (ageSeconds > options.freshSessionSeconds) {
-      const password = request.body.current_password
-      // A wrong current password is a failed check of this account, throttled like a login.
-      const verified =
-        password !== undefined &&
-        (await loginThrottle.guard(auth.user.email, request.ip, () =>
-          accounts.verifyPassword(auth.user, password),
-        ))
-      if (!verified) throw new GatehouseError('FRESH_SESSION_REQUIRED')
-    }
-    return toPublicUser(await accounts.changeEmail(auth.user.id, request.body.email))
+    const { email, current_password: currentPassword } = request.body
+    const user = await accounts.changeEmail({
+      session: request.auth!,
+      email,
+      currentPassword,
+      client: clientOf(request),
+    })
+    return toPublicUser(user)
   }
   app.post<{ Body: Static<typeof UpdateEmailBody> }>('/me', updateEmail, handleUpdateEmail)
   app.patch<{ Body: Static<typeof UpdateEmailBody> }>('/me', updateEmail, handleUpdateEmail)

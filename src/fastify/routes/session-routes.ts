@@ -1,10 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { toPublicUser } from '../../accounts/user.ts'
-import { GatehouseError } from '../../core/errors.ts'
 import { CLEAR_SITE_DATA_COOKIES } from '../../core/headers/index.ts'
 import { CSRF_COOKIE_OPTIONS, expiredCookieOptions, sessionCookieOptions } from '../browser/cookies.ts'
-import { issueCsrfToken, startSession } from '../browser/session.ts'
+import { issueCsrfToken, signIn } from '../browser/session.ts'
+import { clientOf } from '../client-info.ts'
 import { currentUser } from '../current-user.ts'
 import { ErrorRef, UserRef } from '../schemas.ts'
 
@@ -21,7 +21,7 @@ const LoginResponse = Type.Object({ user: UserRef, csrf_token: Type.String() })
 
 /** Cookie sessions for browsers: login, logout, and the CSRF token the front end echoes. */
 export async function sessionRoutes(app: FastifyInstance): Promise<void> {
-  const { accounts, cookies, csrf, loginThrottle } = app.gatehouse
+  const { accounts, cookies, csrf } = app.gatehouse
   if (!csrf) throw new Error('session routes need CSRF protection: give the gatehouse plugin a csrfSecret')
   const sessionCookie = sessionCookieOptions(accounts.accessTokenTtlSeconds)
 
@@ -47,14 +47,13 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
         summary: 'Sign in with a session cookie (form or JSON)',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: LoginBody,
-        response: { 200: LoginResponse, 401: ErrorRef, 422: ErrorRef, 429: ErrorRef },
+        response: { 200: LoginResponse, 401: ErrorRef, 403: ErrorRef, 422: ErrorRef, 429: ErrorRef },
       },
     },
     async (request, reply) => {
       const { email, password } = request.body
-      const user = await loginThrottle.guard(email, request.ip, () => accounts.authenticate(email, password))
-      if (!user) throw new GatehouseError('BAD_CREDENTIALS')
-      return { user: toPublicUser(user), csrf_token: await startSession(request, reply, user) }
+      const { user, csrfToken } = await signIn(request, reply, { email, password })
+      return { user: toPublicUser(user), csrf_token: csrfToken }
     },
   )
 
@@ -70,7 +69,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const auth = request.auth!
-      await accounts.revokeToken(auth.tokenHash)
+      await accounts.logout(auth, clientOf(request))
       if (auth.via === 'cookie') {
         reply.clearCookie(cookies.session, expiredCookieOptions(sessionCookie))
         reply.clearCookie(cookies.csrf, expiredCookieOptions(CSRF_COOKIE_OPTIONS))

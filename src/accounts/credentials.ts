@@ -1,0 +1,215 @@
+import { emailViolation } from '../core/email/index.ts'
+import { GatehouseError } from '../core/errors.ts'
+import { isVerifiablePassword } from '../core/passwords/index.ts'
+import { hashToken } from '../core/tokens/index.ts'
+import type { DomainContext } from './domain-context.ts'
+import type { ClientInfo } from './events.ts'
+import { deleteUserOneTimeTokens } from './one-time-tokens.ts'
+import { enqueueMail } from './outbox.ts'
+import type { AccessTokenContext, IssuedAccessToken, TokenKind } from './session.ts'
+import { normalizeEmail, type User } from './user.ts'
+import { findCredentialsByEmail, findUserById, insertUser, updateEmail, updatePasswordHash } from './users.ts'
+
+export interface LoginInput {
+  email: string
+  password: string
+  kind: TokenKind
+  client: ClientInfo
+  /**
+   * The session token the client already holds, if any: revoked, so login always hands out a
+   * fresh one (OWASP Session Management Cheat Sheet, "Renew the Session ID After Any Privilege
+   * Level Change": no session fixation).
+   */
+  replacesToken?: string | null
+}
+
+export interface ChangeEmailInput {
+  session: AccessTokenContext
+  email: string
+  /** Needed once the session is older than the fresh-session window. */
+  currentPassword?: string
+  client: ClientInfo
+}
+
+export interface ChangePasswordInput {
+  session: AccessTokenContext
+  currentPassword: string
+  newPassword: string
+  /** Keep the user's other sessions alive (default: they are all ended). */
+  keepOtherSessions?: boolean
+  client: ClientInfo
+}
+
+/** Refuses a field with the domain's name for it; an adapter places it in its own input shape. */
+export function refuseField(code: GatehouseError['code'], field: string, message: string): never {
+  throw new GatehouseError(code, { detail: message, field })
+}
+
+export function assertAcceptablePassword(context: DomainContext, field: string, password: string): void {
+  const violation = context.passwordRules.violation(password)
+  if (violation) refuseField(violation.code, field, violation.message)
+}
+
+export function assertValidEmail(email: string): void {
+  const violation = emailViolation(email)
+  if (violation) refuseField('VALIDATION_FAILED', 'email', violation)
+}
+
+/** Logging in, proving the password again, and changing the credentials. */
+export function createCredentials(context: DomainContext) {
+  const { db, hasher, limiters, sessions, emit } = context
+
+  /**
+   * The user for these credentials, or null; unknown email, wrong password and inactive account
+   * all look the same and cost the same (OWASP Authentication Cheat Sheet, "Authentication and
+   * error messages"). `accountId` names the account the email belongs to, for the audit trail only.
+   */
+  async function checkCredentials(email: string, password: string) {
+    if (!isVerifiablePassword(password)) {
+      // Still costs one verify: an over-long or empty password must not time differently.
+      await hasher.verifyDummy(password.slice(0, 1024))
+      return { user: null, accountId: null }
+    }
+    const found = await findCredentialsByEmail(db, email)
+    if (!found) {
+      await hasher.verifyDummy(password)
+      return { user: null, accountId: null }
+    }
+    const { valid, upgradedHash } = await hasher.verifyAndUpgrade(password, found.hashedPassword)
+    if (!valid || !found.user.isActive) return { user: null, accountId: found.user.id }
+    if (upgradedHash) await updatePasswordHash(db, found.user.id, upgradedHash)
+    return { user: found.user, accountId: found.user.id }
+  }
+
+  /**
+   * A password check counted by the login throttle: the user, or null with the id of the account
+   * the email names (for the audit trail). A block is reported and rethrown.
+   */
+  async function guardedCheck(email: string, password: string, client: ClientInfo, userId: number | null) {
+    let accountId: number | null = userId
+    try {
+      const user = await limiters.login.guard(email, client.ip, async () => {
+        const outcome = await checkCredentials(email, password)
+        accountId = outcome.accountId
+        return outcome.user
+      })
+      return { user, accountId }
+    } catch (error) {
+      if (error instanceof GatehouseError && error.code === 'RATE_LIMITED') {
+        emit('login.throttled', { userId, client })
+      }
+      throw error
+    }
+  }
+
+  /** Re-checks the current password of a signed-in user; counted like a login attempt. */
+  async function verifyPassword(user: User, password: string, client: ClientInfo): Promise<boolean> {
+    const { user: checked } = await guardedCheck(user.email, password, client, user.id)
+    return checked !== null && checked.id === user.id
+  }
+
+  async function createAccount(email: string, password: string, isSuperuser: boolean): Promise<User> {
+    assertValidEmail(email)
+    assertAcceptablePassword(context, 'password', password)
+    const hashedPassword = await hasher.hash(password)
+    const user = await db.transaction().execute(async (trx) => {
+      const created = await insertUser(trx, { email, hashedPassword, isSuperuser })
+      if (context.sendsMail) {
+        await enqueueMail(trx, { purpose: 'verify-email', recipient: created.email, userId: created.id })
+      }
+      return created
+    })
+    if (context.sendsMail) context.mailQueued()
+    return user
+  }
+
+  return {
+    createAccount,
+
+    /**
+     * Signs in: brute-force throttled per account and per client (OWASP Authentication Cheat
+     * Sheet, "Protect against automated attacks"; ASVS 5.0 V6.3.1), then a fresh token.
+     */
+    async login(input: LoginInput): Promise<{ user: User; issued: IssuedAccessToken }> {
+      const { user, accountId } = await guardedCheck(input.email, input.password, input.client, null)
+      if (!user) {
+        emit('login.failed', { userId: accountId, client: input.client, reason: 'bad_credentials' })
+        throw new GatehouseError('BAD_CREDENTIALS')
+      }
+      if (context.requireVerifiedEmail && !user.isVerified) {
+        // Only after the password matched: it tells nothing a wrong guess could learn.
+        emit('login.failed', { userId: user.id, client: input.client, reason: 'unverified' })
+        throw new GatehouseError('EMAIL_NOT_VERIFIED')
+      }
+      if (input.replacesToken) await sessions.revokeToken(hashToken(input.replacesToken))
+      const issued = await sessions.issue(user.id, input.kind, input.client)
+      emit('login.succeeded', { userId: user.id, sessionId: issued.sessionId, client: input.client })
+      return { user, issued }
+    },
+
+    verifyPassword,
+
+    /**
+     * Changes the email. Step-up once the session is older than the fresh window (OWASP
+     * Authentication Cheat Sheet, "Require re-authentication for sensitive features"; ASVS 5.0
+     * V7.5.1): an old or stolen session alone cannot redirect the account's mail. A taken address
+     * answers EMAIL_EXISTS, so changes are counted with registrations (one probing budget).
+     */
+    async changeEmail(input: ChangeEmailInput): Promise<User> {
+      const { session, client } = input
+      assertValidEmail(input.email)
+      await limiters.register.consume(client.ip)
+      const ageSeconds = (Date.now() - session.createdAt.getTime()) / 1000
+      if (ageSeconds > context.freshSessionSeconds) {
+        const verified =
+          input.currentPassword !== undefined &&
+          (await verifyPassword(session.user, input.currentPassword, client))
+        if (!verified) throw new GatehouseError('FRESH_SESSION_REQUIRED')
+      }
+      const previous = await findUserById(db, session.user.id)
+      if (!previous) throw new GatehouseError('INVALID_TOKEN')
+      const user = await db.transaction().execute(async (trx) => {
+        const changed = await updateEmail(trx, session.user.id, input.email)
+        if (normalizeEmail(changed.email) === normalizeEmail(previous.email)) return changed
+        // Links mailed to the old address must not verify or reset anything any more.
+        await deleteUserOneTimeTokens(trx, changed.id)
+        if (context.sendsMail) {
+          await enqueueMail(trx, { purpose: 'verify-email', recipient: changed.email, userId: changed.id })
+          await enqueueMail(trx, { purpose: 'email-changed', recipient: previous.email, userId: changed.id })
+        }
+        return changed
+      })
+      sessions.forgetUser(user.id)
+      if (normalizeEmail(user.email) !== normalizeEmail(previous.email)) {
+        if (context.sendsMail) context.mailQueued()
+        emit('email.changed', { userId: user.id, sessionId: session.sessionId, client })
+      }
+      return user
+    },
+
+    /**
+     * Changes the password: the current one is required whatever the session's age (ASVS 5.0
+     * V6.2.3), every other session ends unless asked otherwise (ASVS 5.0 V7.4.3), and pending reset
+     * links die.
+     */
+    async changePassword(input: ChangePasswordInput): Promise<void> {
+      const { session, client } = input
+      assertAcceptablePassword(context, 'newPassword', input.newPassword)
+      if (!(await verifyPassword(session.user, input.currentPassword, client))) {
+        emit('login.failed', { userId: session.user.id, client, reason: 'wrong_current_password' })
+        throw new GatehouseError('INVALID_CURRENT_PASSWORD')
+      }
+      const hashedPassword = await hasher.hash(input.newPassword)
+      await db.transaction().execute(async (trx) => {
+        await updatePasswordHash(trx, session.user.id, hashedPassword)
+        await deleteUserOneTimeTokens(trx, session.user.id)
+      })
+      if (input.keepOtherSessions !== true) {
+        const ended = await sessions.revokeUser(session.user.id, session.tokenId)
+        if (ended > 0)
+          emit('session.revoked', { userId: session.user.id, client, reason: 'password_changed' })
+      }
+      emit('password.changed', { userId: session.user.id, sessionId: session.sessionId, client })
+    },
+  }
+}

@@ -1,0 +1,96 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../store/schema.ts'
+import {
+  issueAccessToken,
+  listUserSessions,
+  pruneAccessTokens,
+  revokeAccessToken,
+  revokeSessionById,
+  revokeUserTokens,
+  type SessionOrigin,
+  touchIntervalFor,
+  validateAccessToken,
+} from './access-tokens.ts'
+import type { EmitEvent } from './events.ts'
+import type { AccessTokenContext, IssuedAccessToken, SessionSummary, TokenKind } from './session.ts'
+import { createTokenCache } from './token-cache.ts'
+
+export interface SessionsOptions {
+  db: Kysely<Database>
+  accessTokenTtlSeconds: number
+  idleTimeoutSeconds: number
+  touchIntervalSeconds?: number
+  tokenCacheSeconds?: number
+  onBackgroundError?: (error: unknown) => void
+  emit: EmitEvent
+}
+
+/**
+ * Every token issue, check and revocation, in one place: this module alone owns the token cache,
+ * so no revocation can forget to clear it. A revocation takes effect at once on this instance;
+ * another instance's cache answers for at most `tokenCacheSeconds` (5 s by default) more.
+ */
+export function createSessions(options: SessionsOptions) {
+  const { db, emit } = options
+  const cache = createTokenCache({ ttlSeconds: options.tokenCacheSeconds ?? 0 })
+  const validateOptions = {
+    idleTimeoutSeconds: options.idleTimeoutSeconds,
+    // Refuses, at construction, an interval that would log out a token in steady use.
+    touchIntervalSeconds: touchIntervalFor(options.idleTimeoutSeconds, options.touchIntervalSeconds),
+    onTouchError: options.onBackgroundError,
+    cache,
+    onKindMismatch: ({ userId, sessionId }: { userId: number; sessionId: string }) =>
+      emit('token.kind_mismatch', { userId, sessionId }),
+  }
+  const isIdle = (lastActivity: number, now: number) =>
+    options.idleTimeoutSeconds > 0 && now - lastActivity > options.idleTimeoutSeconds * 1000
+
+  return {
+    issue(userId: number, kind: TokenKind, origin: SessionOrigin = {}): Promise<IssuedAccessToken> {
+      return issueAccessToken(db, userId, kind, options.accessTokenTtlSeconds, Date.now(), origin)
+    },
+
+    /** The token's context when valid *and* of `kind` (bearer: header only; session: cookie only). */
+    validate(token: string, kind: TokenKind): Promise<AccessTokenContext | null> {
+      return validateAccessToken(db, token, kind, validateOptions)
+    },
+
+    async revokeToken(tokenHash: string): Promise<boolean> {
+      cache?.deleteToken(tokenHash)
+      return revokeAccessToken(db, tokenHash)
+    },
+
+    /** One of the user's own sessions; false when it is not theirs (or does not exist). */
+    async revokeById(userId: number, sessionId: string): Promise<boolean> {
+      const tokenHash = await revokeSessionById(db, userId, sessionId)
+      if (tokenHash === null) return false
+      cache?.deleteToken(tokenHash)
+      return true
+    },
+
+    /** Every session of the user, or all but `exceptTokenId`. */
+    async revokeUser(userId: number, exceptTokenId?: number): Promise<number> {
+      // Cleared first and tombstoned: a validation racing with the DELETE cannot re-cache a token.
+      cache?.deleteUser(userId)
+      return revokeUserTokens(db, userId, exceptTokenId)
+    },
+
+    /** Cached contexts carry the user (email, verified flag): drop them after a change to it. */
+    forgetUser(userId: number): void {
+      cache?.deleteUser(userId)
+    },
+
+    /** The user's live sessions (neither expired nor idle), newest first. */
+    async list(userId: number, currentTokenId: number | null): Promise<SessionSummary[]> {
+      const now = Date.now()
+      const rows = await listUserSessions(db, userId, now)
+      return rows
+        .filter((row) => !isIdle((row.lastUsedAt ?? row.createdAt).getTime(), now))
+        .map(({ tokenId, ...session }) => ({ ...session, current: tokenId === currentTokenId }))
+    },
+
+    prune: () => pruneAccessTokens(db, options.idleTimeoutSeconds),
+  }
+}
+
+export type Sessions = ReturnType<typeof createSessions>
