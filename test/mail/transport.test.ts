@@ -152,7 +152,8 @@ describe('SMTP transport', () => {
   })
 
   it('a server that never greets is given up after the greeting timeout', async () => {
-    const silent = createServer(() => {})
+    const sockets = new Set<import('node:net').Socket>()
+    const silent = createServer((socket) => sockets.add(socket))
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     const { port } = silent.address() as { port: number }
     const transport = createMailTransport({
@@ -170,7 +171,7 @@ describe('SMTP transport', () => {
       assert.ok(Date.now() - started < 5_000)
     } finally {
       transport.close()
-      silent.closeAllConnections?.()
+      for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => silent.close(() => resolve()))
     }
   })
