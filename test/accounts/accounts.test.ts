@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
 import { type Algorithm, hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2'
 import bcrypt from 'bcryptjs'
-import { type Accounts, createAccounts } from '../../src/accounts/accounts.ts'
+import { type Accounts, type AccountsOptions, createAccounts } from '../../src/accounts/accounts.ts'
+import type { AccessTokenContext } from '../../src/accounts/session.ts'
 import type { User } from '../../src/accounts/user.ts'
-import { GatehouseError } from '../../src/core/errors.ts'
+import { type ErrorCode, GatehouseError } from '../../src/core/errors.ts'
 import {
   argon2idParameters,
   createPasswordHasher,
+  createPasswordPolicy,
   DEFAULT_ARGON2_PARAMETERS,
   PASSWORD_MAX_LENGTH,
   PASSWORD_MIN_LENGTH,
@@ -22,7 +25,9 @@ const CURRENT_PHC = { version: 19, ...DEFAULT_ARGON2_PARAMETERS }
 
 const PASSWORD = 'correct horse battery staple'
 const WRONG_PASSWORD = 'correct horse battery stapler'
+const NEW_PASSWORD = 'a brand new passphrase'
 const USER_KEYS = ['createdAt', 'email', 'id', 'isActive', 'isSuperuser', 'isVerified', 'updatedAt']
+const CLIENT = { ip: '198.51.100.20', userAgent: 'accounts-test/1.0' }
 
 let emailCounter = 0
 function uniqueEmail(label: string): string {
@@ -30,18 +35,24 @@ function uniqueEmail(label: string): string {
   return `${label}-${emailCounter}@example.com`
 }
 
-/** Asserts a PASSWORD_POLICY rejection carrying a FastAPI-style field error whose message matches. */
-function passwordPolicyError(message: RegExp) {
+/** A rejection with this stable code (and, when given, this refused field). */
+function refusedWith(code: ErrorCode, field?: string) {
   return (error: unknown) => {
     assert.ok(error instanceof GatehouseError, `expected a GatehouseError, got ${String(error)}`)
-    assert.equal(error.code, 'PASSWORD_POLICY')
-    assert.equal(error.status, 422)
-    assert.ok(Array.isArray(error.detail))
-    assert.equal(error.detail.length, 1)
-    const [field] = error.detail as { loc: unknown; msg: string; type: string }[]
-    assert.deepEqual(field?.loc, ['body', 'password'])
-    assert.equal(field?.type, 'value_error')
-    assert.match(field?.msg ?? '', message)
+    assert.equal(error.code, code)
+    if (field !== undefined) assert.equal(error.field, field)
+    return true
+  }
+}
+
+/** A PASSWORD_POLICY refusal of the `password` field whose message matches. */
+function passwordPolicyError(message: RegExp) {
+  return (error: unknown) => {
+    refusedWith('PASSWORD_POLICY', 'password')(error)
+    const refusal = error as GatehouseError
+    assert.equal(refusal.status, 422)
+    assert.match(refusal.message, message)
+    assert.equal(refusal.detail, refusal.message)
     return true
   }
 }
@@ -50,20 +61,41 @@ for (const { dialect, skip, create } of dialects()) {
   describe(`accounts on ${dialect}`, { skip }, () => {
     let store: Store | undefined
     let accounts: Accounts
+    let baseOptions: AccountsOptions
+
+    /** Another instance over the same store: its own limiters and settings. */
+    const accountsWith = (overrides: Partial<AccountsOptions>) =>
+      createAccounts({ ...baseOptions, ...overrides })
 
     before(async () => {
       store = await openTestStore(create)
-      accounts = createAccounts({
+      baseOptions = {
         db: store.db,
         hasher: createPasswordHasher(),
         accessTokenTtlSeconds: 3600,
         idleTimeoutSeconds: 0,
         touchIntervalSeconds: 60,
-      })
+        // Email changes count against the registration budget; this suite makes many from one client.
+        limiters: { register: { maxAttempts: 1000 } },
+      }
+      accounts = createAccounts(baseOptions)
     })
     after(async () => {
       await store?.close()
     })
+
+    const login = (email: string, password: string, on: Accounts = accounts) =>
+      on.login({ email, password, kind: 'bearer', client: CLIENT })
+    const loginUser = async (email: string, password: string, on: Accounts = accounts) =>
+      (await login(email, password, on)).user
+    /** Signs in and returns the session as a protected route sees it. */
+    const signIn = async (email: string, password: string, on: Accounts = accounts) => {
+      const { issued } = await login(email, password, on)
+      const session = await on.validateToken(issued.token, 'bearer')
+      assert.ok(session)
+      return { token: issued.token, session }
+    }
+    const badCredentials = refusedWith('BAD_CREDENTIALS')
 
     const storedHash = async (userId: number) =>
       (
@@ -87,6 +119,25 @@ for (const { dialect, skip, create } of dialects()) {
           .where('email_normalized', '=', email.toLowerCase())
           .execute()
       ).length > 0
+    const markVerifiedInDb = (userId: number) =>
+      accounts.db.updateTable('users').set({ is_verified: 1 }).where('id', '=', userId).execute()
+    const outboxOf = (userId: number) =>
+      accounts.db
+        .selectFrom('outbox')
+        .select(['purpose', 'recipient', 'user_id'])
+        .where('user_id', '=', userId)
+        .orderBy('id')
+        .execute()
+    /** A reset link for the account, minted as the mail worker would. */
+    const resetTokenFor = async (email: string) => {
+      const prepared = await accounts.prepareMail({
+        purpose: 'password-reset',
+        recipient: email,
+        user_id: null,
+      })
+      assert.ok(prepared?.token)
+      return prepared.token
+    }
 
     describe('register', () => {
       it('refuses a password one character too short, with a field error, and creates no account', async () => {
@@ -127,7 +178,19 @@ for (const { dialect, skip, create } of dialects()) {
         for (const password of passwords) {
           const email = uniqueEmail('limits')
           const user = await accounts.register({ email, password })
-          assert.equal((await accounts.authenticate(email, password))?.id, user.id)
+          assert.equal((await loginUser(email, password)).id, user.id)
+        }
+      })
+
+      it('refuses a common password (PASSWORD_TOO_COMMON on the password field) and creates no account', async () => {
+        for (const password of ['password123', 'PassWord123', 'qwertyuiop']) {
+          const email = uniqueEmail('common')
+          await assert.rejects(accounts.register({ email, password }), (error: unknown) => {
+            refusedWith('PASSWORD_TOO_COMMON', 'password')(error)
+            assert.equal((error as GatehouseError).status, 422)
+            return true
+          })
+          assert.equal(await accountExists(email), false)
         }
       })
 
@@ -155,7 +218,7 @@ for (const { dialect, skip, create } of dialects()) {
         await accounts.register({ email, password: PASSWORD })
         await assert.rejects(
           accounts.register({ email: email.toUpperCase(), password: PASSWORD }),
-          (error: unknown) => error instanceof GatehouseError && error.code === 'EMAIL_EXISTS',
+          refusedWith('EMAIL_EXISTS'),
         )
       })
 
@@ -193,12 +256,11 @@ for (const { dialect, skip, create } of dialects()) {
         'x\ud800@example.com',
       ]) {
         it(`refuses the email ${JSON.stringify(email)} in register and createUser alike`, async () => {
-          const isValidationError = (error: unknown) =>
-            error instanceof GatehouseError && error.code === 'VALIDATION_FAILED'
-          await assert.rejects(accounts.register({ email, password: PASSWORD }), isValidationError)
+          const invalidEmail = refusedWith('VALIDATION_FAILED', 'email')
+          await assert.rejects(accounts.register({ email, password: PASSWORD }), invalidEmail)
           await assert.rejects(
             accounts.createUser({ email, password: PASSWORD, isSuperuser: true }),
-            isValidationError,
+            invalidEmail,
           )
         })
       }
@@ -211,7 +273,7 @@ for (const { dialect, skip, create } of dialects()) {
       })
     })
 
-    describe('authenticate', () => {
+    describe('login credentials', () => {
       let email: string
       let user: User
       before(async () => {
@@ -220,34 +282,45 @@ for (const { dialect, skip, create } of dialects()) {
       })
 
       it('returns the user for the right password', async () => {
-        assert.deepEqual(await accounts.authenticate(email, PASSWORD), user)
+        assert.deepEqual(await loginUser(email, PASSWORD), user)
       })
 
       it('matches the email whatever its letter case', async () => {
-        assert.equal((await accounts.authenticate(email.toUpperCase(), PASSWORD))?.id, user.id)
-        assert.equal((await accounts.authenticate(email.toLowerCase(), PASSWORD))?.id, user.id)
+        assert.equal((await loginUser(email.toUpperCase(), PASSWORD)).id, user.id)
+        assert.equal((await loginUser(email.toLowerCase(), PASSWORD)).id, user.id)
       })
 
-      it('returns null for a wrong password', async () => {
-        assert.equal(await accounts.authenticate(email, WRONG_PASSWORD), null)
-        assert.equal(await accounts.authenticate(email, PASSWORD.toUpperCase()), null)
+      it('refuses a wrong password with BAD_CREDENTIALS', async () => {
+        await assert.rejects(login(email, WRONG_PASSWORD), badCredentials)
+        await assert.rejects(login(email, PASSWORD.toUpperCase()), badCredentials)
       })
 
-      it('returns null for passwords outside the policy instead of throwing', async () => {
-        assert.equal(await accounts.authenticate(email, 'short'), null)
-        assert.equal(await accounts.authenticate(email, ''), null)
-        assert.equal(await accounts.authenticate(email, 'x'.repeat(PASSWORD_MAX_LENGTH + 1)), null)
+      it('refuses passwords outside the policy with BAD_CREDENTIALS, not a policy error', async () => {
+        await assert.rejects(login(email, 'short'), badCredentials)
+        await assert.rejects(login(email, ''), badCredentials)
+        await assert.rejects(login(email, 'x'.repeat(PASSWORD_MAX_LENGTH + 1)), badCredentials)
       })
 
-      it('returns null for an email nobody registered', async () => {
-        assert.equal(await accounts.authenticate(uniqueEmail('nobody'), PASSWORD), null)
-      })
-
-      it('returns null for a deactivated user even with the right password', async () => {
+      it('an unknown email, a wrong password and a deactivated account are one same refusal', async () => {
         const inactiveEmail = uniqueEmail('inactive')
         const inactive = await accounts.register({ email: inactiveEmail, password: PASSWORD })
-        await accounts.db.updateTable('users').set({ is_active: 0 }).where('id', '=', inactive.id).execute()
-        assert.equal(await accounts.authenticate(inactiveEmail, PASSWORD), null)
+        await accounts.setActive(inactive.id, false)
+        const refusals = await Promise.allSettled([
+          login(uniqueEmail('nobody'), PASSWORD),
+          login(email, WRONG_PASSWORD),
+          login(inactiveEmail, PASSWORD),
+        ])
+        const shapes = refusals.map((outcome) => {
+          assert.equal(outcome.status, 'rejected')
+          const error = (outcome as PromiseRejectedResult).reason
+          badCredentials(error)
+          return { status: error.status, message: error.message, detail: error.detail, field: error.field }
+        })
+        assert.deepEqual(shapes[1], shapes[0])
+        assert.deepEqual(shapes[2], shapes[0])
+        // The same account logs in again once reactivated: the refusal was the inactive flag alone.
+        await accounts.setActive(inactive.id, true)
+        assert.equal((await loginUser(inactiveEmail, PASSWORD)).id, inactive.id)
       })
 
       it('accepts the same password typed in another Unicode normalization form (NFKC)', async () => {
@@ -256,13 +329,27 @@ for (const { dialect, skip, create } of dialects()) {
         assert.notEqual(composed, decomposed)
         const unicodeEmail = uniqueEmail('unicode')
         const registered = await accounts.register({ email: unicodeEmail, password: composed })
-        assert.equal((await accounts.authenticate(unicodeEmail, decomposed))?.id, registered.id)
+        assert.equal((await loginUser(unicodeEmail, decomposed)).id, registered.id)
+        await assert.rejects(login(unicodeEmail, 'Cafe-passwort'), badCredentials)
       })
 
       it('does not rehash a hash that already uses the current parameters', async () => {
         const before = await storedHash(user.id)
-        assert.ok(await accounts.authenticate(email, PASSWORD))
+        assert.ok(await loginUser(email, PASSWORD))
         assert.equal(await storedHash(user.id), before)
+      })
+
+      it('still logs in an account whose password is shorter than a minimum raised since', async () => {
+        const shortEmail = uniqueEmail('raised-minimum')
+        const twelveCharacters = 'twelve chars'
+        const registered = await accounts.register({ email: shortEmail, password: twelveCharacters })
+        const stricter = accountsWith({ passwordRules: createPasswordPolicy({ minLength: 15 }) })
+        assert.equal((await loginUser(shortEmail, twelveCharacters, stricter)).id, registered.id)
+        // The raised minimum still applies to any password being set.
+        await assert.rejects(
+          stricter.register({ email: uniqueEmail('raised-minimum'), password: twelveCharacters }),
+          passwordPolicyError(/at least 15/),
+        )
       })
     })
 
@@ -283,14 +370,14 @@ for (const { dialect, skip, create } of dialects()) {
           assert.notDeepEqual(argon2idParameters(legacy), CURRENT_PHC)
           await setStoredHash(user.id, legacy)
 
-          assert.equal((await accounts.authenticate(email, PASSWORD))?.id, user.id)
+          assert.equal((await loginUser(email, PASSWORD)).id, user.id)
 
           const upgraded = await storedHash(user.id)
           assert.notEqual(upgraded, legacy)
           assert.deepEqual(argon2idParameters(upgraded), CURRENT_PHC)
           assert.equal(await argon2Verify(upgraded, PASSWORD), true)
           // The new hash logs in, and is not replaced again.
-          assert.equal((await accounts.authenticate(email, PASSWORD))?.id, user.id)
+          assert.equal((await loginUser(email, PASSWORD)).id, user.id)
           assert.equal(await storedHash(user.id), upgraded)
         })
 
@@ -300,7 +387,7 @@ for (const { dialect, skip, create } of dialects()) {
           const legacy = await make(PASSWORD)
           await setStoredHash(user.id, legacy)
 
-          assert.equal(await accounts.authenticate(email, WRONG_PASSWORD), null)
+          await assert.rejects(login(email, WRONG_PASSWORD), badCredentials)
           assert.equal(await storedHash(user.id), legacy)
         })
       }
@@ -311,15 +398,238 @@ for (const { dialect, skip, create } of dialects()) {
         const alice = await accounts.register({ email: uniqueEmail('alice'), password: PASSWORD })
         const bob = await accounts.register({ email: uniqueEmail('bob'), password: 'bobs own password' })
 
-        assert.equal(await accounts.verifyPassword(alice, PASSWORD), true)
-        assert.equal(await accounts.verifyPassword(alice, WRONG_PASSWORD), false)
-        assert.equal(await accounts.verifyPassword(alice, 'bobs own password'), false)
-        assert.equal(await accounts.verifyPassword(alice, 'short'), false)
-        assert.equal(await accounts.verifyPassword(bob, 'bobs own password'), true)
+        assert.equal(await accounts.verifyPassword(alice, PASSWORD, CLIENT), true)
+        assert.equal(await accounts.verifyPassword(alice, WRONG_PASSWORD, CLIENT), false)
+        assert.equal(await accounts.verifyPassword(alice, 'bobs own password', CLIENT), false)
+        assert.equal(await accounts.verifyPassword(alice, 'short', CLIENT), false)
+        assert.equal(await accounts.verifyPassword(bob, 'bobs own password', CLIENT), true)
+      })
+
+      it('is counted by the login throttle: once blocked, even the right password is RATE_LIMITED', async () => {
+        const throttled = accountsWith({ limiters: { login: { maxFailuresPerAccount: 3 } } })
+        const email = uniqueEmail('verify-throttle')
+        const user = await throttled.register({ email, password: PASSWORD })
+        for (let i = 0; i < 3; i++)
+          assert.equal(await throttled.verifyPassword(user, WRONG_PASSWORD, CLIENT), false)
+        await assert.rejects(throttled.verifyPassword(user, PASSWORD, CLIENT), refusedWith('RATE_LIMITED'))
+        await assert.rejects(login(email, PASSWORD, throttled), refusedWith('RATE_LIMITED'))
       })
     })
 
-    describe('tokens and email through the accounts API', () => {
+    describe('changePassword', () => {
+      const change = (
+        session: AccessTokenContext,
+        currentPassword: string,
+        newPassword: string,
+        on = accounts,
+      ) => on.changePassword({ session, currentPassword, newPassword, client: CLIENT })
+
+      it('refuses a wrong current password with INVALID_CURRENT_PASSWORD and keeps the old one', async () => {
+        const email = uniqueEmail('change-wrong')
+        await accounts.register({ email, password: PASSWORD })
+        const { session } = await signIn(email, PASSWORD)
+        await assert.rejects(
+          change(session, WRONG_PASSWORD, NEW_PASSWORD),
+          refusedWith('INVALID_CURRENT_PASSWORD'),
+        )
+        assert.ok(await loginUser(email, PASSWORD))
+        await assert.rejects(login(email, NEW_PASSWORD), badCredentials)
+      })
+
+      it('counts a wrong current password as a failed login: the account is then throttled', async () => {
+        const throttled = accountsWith({ limiters: { login: { maxFailuresPerAccount: 3 } } })
+        const email = uniqueEmail('change-throttle')
+        await throttled.register({ email, password: PASSWORD })
+        const { session } = await signIn(email, PASSWORD, throttled)
+        for (let i = 0; i < 3; i++) {
+          await assert.rejects(
+            change(session, WRONG_PASSWORD, NEW_PASSWORD, throttled),
+            refusedWith('INVALID_CURRENT_PASSWORD'),
+          )
+        }
+        await assert.rejects(change(session, PASSWORD, NEW_PASSWORD, throttled), refusedWith('RATE_LIMITED'))
+        await assert.rejects(login(email, PASSWORD, throttled), refusedWith('RATE_LIMITED'))
+        // Nothing was changed by the refused attempt.
+        assert.ok(await loginUser(email, PASSWORD))
+      })
+
+      it('refuses a new password outside the policy on the newPassword field, and changes nothing', async () => {
+        const email = uniqueEmail('change-policy')
+        await accounts.register({ email, password: PASSWORD })
+        const { session } = await signIn(email, PASSWORD)
+        await assert.rejects(
+          change(session, PASSWORD, 'short'),
+          refusedWith('PASSWORD_POLICY', 'newPassword'),
+        )
+        await assert.rejects(
+          change(session, PASSWORD, 'password123'),
+          refusedWith('PASSWORD_TOO_COMMON', 'newPassword'),
+        )
+        assert.ok(await loginUser(email, PASSWORD))
+      })
+
+      it('sets the new password, ends every other session and keeps the current one', async () => {
+        const email = uniqueEmail('change-ok')
+        await accounts.register({ email, password: PASSWORD })
+        const other = await signIn(email, PASSWORD)
+        const current = await signIn(email, PASSWORD)
+        await change(current.session, PASSWORD, NEW_PASSWORD)
+
+        assert.ok(await accounts.validateToken(current.token, 'bearer'))
+        assert.equal(await accounts.validateToken(other.token, 'bearer'), null)
+        assert.ok(await loginUser(email, NEW_PASSWORD))
+        await assert.rejects(login(email, PASSWORD), badCredentials)
+      })
+
+      it('keeps the other sessions when asked to', async () => {
+        const email = uniqueEmail('change-keep')
+        await accounts.register({ email, password: PASSWORD })
+        const other = await signIn(email, PASSWORD)
+        const current = await signIn(email, PASSWORD)
+        await accounts.changePassword({
+          session: current.session,
+          currentPassword: PASSWORD,
+          newPassword: NEW_PASSWORD,
+          keepOtherSessions: true,
+          client: CLIENT,
+        })
+        assert.ok(await accounts.validateToken(current.token, 'bearer'))
+        assert.ok(await accounts.validateToken(other.token, 'bearer'))
+      })
+
+      it('kills a pending password-reset link', async () => {
+        const email = uniqueEmail('change-link')
+        await accounts.register({ email, password: PASSWORD })
+        const resetToken = await resetTokenFor(email)
+        const { session } = await signIn(email, PASSWORD)
+        await change(session, PASSWORD, NEW_PASSWORD)
+        await assert.rejects(
+          accounts.resetPassword({ token: resetToken, password: 'an attacker choice', client: CLIENT }),
+          refusedWith('RESET_TOKEN_INVALID'),
+        )
+        assert.ok(await loginUser(email, NEW_PASSWORD))
+      })
+    })
+
+    describe('changeEmail', () => {
+      it('a fresh session changes the email without the password; then only the new one logs in', async () => {
+        const oldEmail = uniqueEmail('old')
+        const newEmail = uniqueEmail('new')
+        const user = await accounts.register({ email: oldEmail, password: PASSWORD })
+        const { session } = await signIn(oldEmail, PASSWORD)
+
+        const changed = await accounts.changeEmail({ session, email: newEmail, client: CLIENT })
+        assert.equal(changed.email, newEmail)
+        assert.equal((await loginUser(newEmail, PASSWORD)).id, user.id)
+        await assert.rejects(login(oldEmail, PASSWORD), badCredentials)
+      })
+
+      it('past the fresh window, needs the right current password (FRESH_SESSION_REQUIRED otherwise)', async () => {
+        const stepUp = accountsWith({ freshSessionSeconds: 0 })
+        const oldEmail = uniqueEmail('step-up')
+        const newEmail = uniqueEmail('step-up-new')
+        const user = await stepUp.register({ email: oldEmail, password: PASSWORD })
+        const { session } = await signIn(oldEmail, PASSWORD, stepUp)
+        await delay(5) // the session is now older than the (zero-second) fresh window
+
+        const stale = refusedWith('FRESH_SESSION_REQUIRED')
+        await assert.rejects(stepUp.changeEmail({ session, email: newEmail, client: CLIENT }), stale)
+        await assert.rejects(
+          stepUp.changeEmail({ session, email: newEmail, currentPassword: WRONG_PASSWORD, client: CLIENT }),
+          stale,
+        )
+        assert.equal((await stepUp.findUserById(user.id))?.email, oldEmail)
+
+        const changed = await stepUp.changeEmail({
+          session,
+          email: newEmail,
+          currentPassword: PASSWORD,
+          client: CLIENT,
+        })
+        assert.equal(changed.email, newEmail)
+      })
+
+      it('with freshSessionSeconds 0, asks for the password even within the login’s own millisecond', async (t) => {
+        const stepUp = accountsWith({ freshSessionSeconds: 0 })
+        const email = uniqueEmail('step-up-same-ms')
+        const user = await stepUp.register({ email, password: PASSWORD })
+        const { session } = await signIn(email, PASSWORD, stepUp)
+        // The clock stands at the session's creation: its age is exactly 0, not younger than 0 s.
+        t.mock.timers.enable({ apis: ['Date'], now: session.createdAt.getTime() })
+        await assert.rejects(
+          stepUp.changeEmail({ session, email: uniqueEmail('step-up-same-ms-new'), client: CLIENT }),
+          refusedWith('FRESH_SESSION_REQUIRED'),
+        )
+        t.mock.timers.reset()
+        assert.equal((await stepUp.findUserById(user.id))?.email, email)
+      })
+
+      it('unverifies the account and mails the new address (verify) and the old one (notice)', async () => {
+        const oldEmail = uniqueEmail('mail-old')
+        const newEmail = uniqueEmail('mail-new')
+        const user = await accounts.register({ email: oldEmail, password: PASSWORD })
+        await markVerifiedInDb(user.id)
+        const { session } = await signIn(oldEmail, PASSWORD)
+        assert.equal(session.user.isVerified, true)
+        const queuedBefore = (await outboxOf(user.id)).length
+
+        const changed = await accounts.changeEmail({ session, email: newEmail, client: CLIENT })
+        assert.equal(changed.isVerified, false)
+        assert.equal((await accounts.findUserById(user.id))?.isVerified, false)
+        const queued = (await outboxOf(user.id)).slice(queuedBefore)
+        assert.deepEqual(
+          queued.sort((a, b) => a.purpose.localeCompare(b.purpose)),
+          [
+            { purpose: 'email-changed', recipient: oldEmail, user_id: user.id },
+            { purpose: 'verify-email', recipient: newEmail, user_id: user.id },
+          ],
+        )
+      })
+
+      it('kills every pending link of the account', async () => {
+        const oldEmail = uniqueEmail('links-old')
+        await accounts.register({ email: oldEmail, password: PASSWORD })
+        const resetToken = await resetTokenFor(oldEmail)
+        const { session } = await signIn(oldEmail, PASSWORD)
+        await accounts.changeEmail({ session, email: uniqueEmail('links-new'), client: CLIENT })
+        await assert.rejects(
+          accounts.resetPassword({ token: resetToken, password: NEW_PASSWORD, client: CLIENT }),
+          refusedWith('RESET_TOKEN_INVALID'),
+        )
+      })
+
+      it('a change of letter case only keeps the address verified and mails nobody', async () => {
+        const email = uniqueEmail('case')
+        const user = await accounts.register({ email, password: PASSWORD })
+        await markVerifiedInDb(user.id)
+        const { session } = await signIn(email, PASSWORD)
+        const queuedBefore = (await outboxOf(user.id)).length
+
+        const changed = await accounts.changeEmail({ session, email: email.toUpperCase(), client: CLIENT })
+        assert.equal(changed.email, email.toUpperCase())
+        assert.equal(changed.isVerified, true)
+        assert.equal((await outboxOf(user.id)).length, queuedBefore)
+      })
+
+      it('refuses an address another account has, in any letter case (EMAIL_EXISTS)', async () => {
+        const taken = uniqueEmail('taken')
+        await accounts.register({ email: taken, password: PASSWORD })
+        const email = uniqueEmail('wants-taken')
+        await accounts.register({ email, password: PASSWORD })
+        const { session } = await signIn(email, PASSWORD)
+        await assert.rejects(
+          accounts.changeEmail({ session, email: taken.toUpperCase(), client: CLIENT }),
+          refusedWith('EMAIL_EXISTS'),
+        )
+        await assert.rejects(
+          accounts.changeEmail({ session, email: 'not-an-email', client: CLIENT }),
+          refusedWith('VALIDATION_FAILED', 'email'),
+        )
+        assert.ok(await loginUser(email, PASSWORD))
+      })
+    })
+
+    describe('tokens through the accounts API', () => {
       it('an issued token resolves to its user until it is revoked', async () => {
         const user = await accounts.register({ email: uniqueEmail('token'), password: PASSWORD })
         const issued = await accounts.issueToken(user.id, 'bearer')
@@ -328,16 +638,6 @@ for (const { dialect, skip, create } of dialects()) {
         assert.equal((await accounts.validateToken(issued.token, 'bearer'))?.user.id, user.id)
         assert.equal(await accounts.revokeToken(issued.tokenHash), true)
         assert.equal(await accounts.validateToken(issued.token, 'bearer'), null)
-      })
-
-      it('after an email change the user logs in with the new email only', async () => {
-        const oldEmail = uniqueEmail('old')
-        const newEmail = uniqueEmail('new')
-        const user = await accounts.register({ email: oldEmail, password: PASSWORD })
-
-        assert.equal((await accounts.changeEmail(user.id, newEmail)).email, newEmail)
-        assert.equal((await accounts.authenticate(newEmail, PASSWORD))?.id, user.id)
-        assert.equal(await accounts.authenticate(oldEmail, PASSWORD), null)
       })
     })
   })

@@ -6,6 +6,7 @@ import { openGatehouse } from '../../src/open-gatehouse.ts'
 import { createSqliteDatabase, type TestDatabase } from '../helpers/databases.ts'
 
 const NOW = 1_800_000_000_000
+const PASSWORD = 'correct horse battery staple'
 
 function contextFor(userId: number, tokenHash: string, expiresAt = NOW + 3_600_000): AccessTokenContext {
   const date = new Date(NOW)
@@ -99,7 +100,7 @@ describe('accounts with the token cache on', () => {
 
   it('refuses a revoked token at once, though it was cached', async () => {
     const { accounts } = gatehouse
-    const user = await accounts.register({ email: 'cache@example.com', password: 'password123' })
+    const user = await accounts.register({ email: 'cache@example.com', password: PASSWORD })
     const issued = await accounts.issueToken(user.id, 'bearer')
     assert.ok(await accounts.validateToken(issued.token, 'bearer'))
     await accounts.revokeToken(issued.tokenHash)
@@ -108,16 +109,18 @@ describe('accounts with the token cache on', () => {
 
   it('shows a changed email at once, though the session was cached', async () => {
     const { accounts } = gatehouse
-    const user = await accounts.register({ email: 'before@example.com', password: 'password123' })
+    const user = await accounts.register({ email: 'before@example.com', password: PASSWORD })
     const issued = await accounts.issueToken(user.id, 'session')
-    assert.equal((await accounts.validateToken(issued.token, 'session'))?.user.email, 'before@example.com')
-    await accounts.changeEmail(user.id, 'after@example.com')
+    const session = await accounts.validateToken(issued.token, 'session')
+    assert.equal(session?.user.email, 'before@example.com')
+    assert.ok(session)
+    await accounts.changeEmail({ session, email: 'after@example.com', client: { ip: '127.0.0.1' } })
     assert.equal((await accounts.validateToken(issued.token, 'session'))?.user.email, 'after@example.com')
   })
 
   it('refuses every token of a user whose tokens were all revoked', async () => {
     const { accounts } = gatehouse
-    const user = await accounts.register({ email: 'all@example.com', password: 'password123' })
+    const user = await accounts.register({ email: 'all@example.com', password: PASSWORD })
     const first = await accounts.issueToken(user.id, 'bearer')
     const second = await accounts.issueToken(user.id, 'session')
     assert.ok(await accounts.validateToken(first.token, 'bearer'))
