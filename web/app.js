@@ -31,6 +31,30 @@ const $ = (id) => {
   return el
 }
 
+// ---------------------------------------------------------------- mail links
+
+/** The pages the account mails link to (`${APP_URL}/reset-password#token=…`), by path. */
+const MAIL_LINK_VIEWS = new Map([
+  ['/reset-password', 'reset'],
+  ['/verify-email', 'verify'],
+])
+
+/**
+ * Takes the token out of a mail link's fragment, then removes the fragment from the address bar
+ * and from this history entry, so the token is not kept where the next person at this browser, a
+ * bookmark or a shared screen would find it (OWASP Forgot Password Cheat Sheet, "URL tokens").
+ * From here on it lives in memory only. Runs as the module is evaluated, before any request.
+ */
+function takeMailLink() {
+  const view = MAIL_LINK_VIEWS.get(location.pathname)
+  if (!view) return null
+  const token = new URLSearchParams(location.hash.slice(1)).get('token')
+  if (location.hash !== '') history.replaceState(history.state, '', `${location.pathname}${location.search}`)
+  return { view, token: token || null }
+}
+
+const mailLink = takeMailLink()
+
 // ---------------------------------------------------------------- configuration
 
 function normaliseBaseUrl(value) {
@@ -106,8 +130,16 @@ function renderCsrf(apiUnreachable = false) {
 }
 
 function setUser(user) {
+  const previousId = state.user?.id
   state.user = user && typeof user === 'object' && typeof user.email === 'string' ? user : null
   renderStatus()
+  // Another user's (or a signed-out) page must not keep showing the last user's sessions and events.
+  if (state.user?.id !== previousId) {
+    renderSessions(null)
+    renderAudit(null)
+  }
+  const resendEmail = /** @type {HTMLInputElement} */ ($('resend-email'))
+  if (state.user && resendEmail.value === '') resendEmail.value = state.user.email
 }
 
 /** Turns the API's `detail` (string or FastAPI-style list) into readable lines. */
@@ -413,6 +445,209 @@ function prefsPath() {
   return `/prefs/${encodeURIComponent(String(state.user.id))}`
 }
 
+// ---------------------------------------------------------------- account lifecycle
+
+/** What to tell the user about a failed call: the API's detail, or that there was no answer. */
+function failureText(status, data) {
+  if (status === 0) return 'No response from the API: the response log has the details.'
+  const lines = errorLines(data)
+  return lines.length > 0 ? lines.join(' ') : `The API answered ${status}.`
+}
+
+function resultKind(ok, status) {
+  if (ok) return 'ok'
+  return status === 0 ? 'network' : 'error'
+}
+
+/** Shows a card's result box; `data-state` (ok, error, network, pending) is there for tests. */
+function showResult(id, kind, text) {
+  const node = $(id)
+  node.classList.toggle('result--error', kind === 'error')
+  node.classList.toggle('result--network', kind === 'network')
+  node.dataset.state = kind
+  if (text !== undefined) node.textContent = text
+  node.hidden = false
+}
+
+function hideResult(id) {
+  const node = $(id)
+  node.hidden = true
+  delete node.dataset.state
+}
+
+function timeCell(iso, missing) {
+  const cell = el('td')
+  if (typeof iso !== 'string') {
+    cell.textContent = missing
+    return cell
+  }
+  const date = new Date(iso)
+  const time = el('time', null, Number.isNaN(date.getTime()) ? iso : date.toLocaleString())
+  time.dateTime = iso
+  cell.append(time)
+  return cell
+}
+
+function textCell(text, className) {
+  return el('td', className, typeof text === 'string' && text !== '' ? text : '—')
+}
+
+/** One placeholder row spanning the table, or nothing when there are rows to show. */
+function placeholderRow(columns, text) {
+  const row = el('tr')
+  const cell = el('td', 'table__empty', text)
+  cell.colSpan = columns
+  row.append(cell)
+  return row
+}
+
+/** `sessions`: the API's list, or null before a load (and after the user changed). */
+function renderSessions(sessions) {
+  const body = $('sessions-body')
+  if (!Array.isArray(sessions)) {
+    body.replaceChildren(placeholderRow(7, 'Press “Load sessions” to list them.'))
+    return
+  }
+  if (sessions.length === 0) {
+    body.replaceChildren(placeholderRow(7, 'No live session.'))
+    return
+  }
+  body.replaceChildren(
+    ...sessions.map((session) => {
+      const row = el('tr')
+      const id = String(session.id)
+      const current = session.current === true
+      row.dataset.sessionId = id
+      row.dataset.current = String(current)
+      const marker = el('td')
+      if (current) marker.append(el('span', 'pill pill--current', 'this session'))
+      const action = el('td')
+      const signOut = el('button', 'button button--small button--danger', 'Sign out')
+      signOut.type = 'button'
+      signOut.setAttribute(
+        'aria-label',
+        `Sign out ${current ? 'this session' : 'the session'} created ${session.created_at ?? ''}`.trim(),
+      )
+      signOut.addEventListener('click', () => {
+        busy(signOut, () => revokeSession(id, current)).catch(reportBug)
+      })
+      action.append(signOut)
+      row.append(
+        textCell(session.kind),
+        textCell(session.user_agent),
+        textCell(session.ip, 'table__mono'),
+        timeCell(session.created_at, '—'),
+        timeCell(session.last_used_at, 'never'),
+        marker,
+        action,
+      )
+      return row
+    }),
+  )
+}
+
+async function loadSessions() {
+  const { ok, status, data } = await api('GET', '/sessions')
+  if (ok && Array.isArray(data)) {
+    renderSessions(data)
+    return
+  }
+  clearOnUnauthorized(status)
+  showResult(
+    'sessions-result',
+    resultKind(ok, status),
+    status === 401 ? 'Signed out: log in to see your sessions.' : failureText(status, data),
+  )
+}
+
+async function revokeSession(id, current) {
+  const { ok, status, data } = await api('DELETE', `/sessions/${encodeURIComponent(id)}`)
+  if (ok) {
+    showResult(
+      'sessions-result',
+      'ok',
+      current ? 'This session is signed out.' : 'The session is signed out.',
+    )
+    if (current) setUser(null)
+  } else {
+    clearOnUnauthorized(status)
+    showResult('sessions-result', resultKind(ok, status), failureText(status, data))
+  }
+  if (status !== 0) await loadSessions()
+}
+
+/** `events`: the API's list, or null before a load (and after the user changed). */
+function renderAudit(events) {
+  const body = $('audit-body')
+  if (!Array.isArray(events)) {
+    body.replaceChildren(placeholderRow(5, 'Press “Load events” to list them.'))
+    return
+  }
+  if (events.length === 0) {
+    body.replaceChildren(placeholderRow(5, 'No event yet.'))
+    return
+  }
+  body.replaceChildren(
+    ...events.map((event) => {
+      const row = el('tr')
+      row.dataset.type = String(event.type)
+      row.append(
+        timeCell(event.at, '—'),
+        textCell(event.type, 'table__mono'),
+        textCell(event.user_agent),
+        textCell(event.ip, 'table__mono'),
+        textCell(event.reason),
+      )
+      return row
+    }),
+  )
+}
+
+async function loadAudit() {
+  const { ok, status, data } = await api('GET', '/me/audit')
+  if (ok && Array.isArray(data)) {
+    hideResult('audit-result')
+    renderAudit(data)
+    return
+  }
+  clearOnUnauthorized(status)
+  showResult(
+    'audit-result',
+    resultKind(ok, status),
+    status === 401 ? 'Signed out: log in to see your events.' : failureText(status, data),
+  )
+}
+
+/** The reset or verification card, when the page was opened from a mail link. */
+function showMailLinkView() {
+  if (!mailLink) return
+  const reset = mailLink.view === 'reset'
+  $(reset ? 'reset-card' : 'verify-card').hidden = false
+  if (!mailLink.token) {
+    if (reset) $('reset-form').hidden = true
+    showResult(
+      reset ? 'reset-result' : 'verify-result',
+      'error',
+      'This link has no token: open the link from the mail again, or ask for a new mail.',
+    )
+  }
+}
+
+async function verifyFromLink() {
+  const token = mailLink?.token
+  if (mailLink?.view !== 'verify' || !token) return
+  // Sent once: the token is single use, so it is dropped whatever the answer.
+  mailLink.token = null
+  showResult('verify-result', 'pending', 'Checking the link…')
+  const { ok, status, data } = await api('POST', '/verify', { fields: { token } })
+  if (ok && data && typeof data.email === 'string') {
+    showResult('verify-result', 'ok', `${data.email} is verified. Thank you.`)
+    if (state.user && state.user.id === data.id) setUser(data)
+  } else {
+    showResult('verify-result', resultKind(ok, status), failureText(status, data))
+  }
+}
+
 function wire() {
   onSubmit('register-form', async () => {
     const email = value('register-email').trim()
@@ -498,6 +733,108 @@ function wire() {
     if (status !== 0) await fetchCsrf()
   })
 
+  onClick('forgot-open', async () => {
+    const card = $('forgot-card')
+    card.hidden = false
+    const loginEmail = value('login-email').trim()
+    if (value('forgot-email') === '' && loginEmail !== '') setValue('forgot-email', loginEmail)
+    $('forgot-email').focus()
+  })
+
+  onSubmit('forgot-form', async () => {
+    const { ok, status, data } = await api('POST', '/forgot-password', {
+      fields: { email: value('forgot-email').trim() },
+    })
+    $('forgot-result-title').textContent = ok ? 'Check your mail' : 'Not sent'
+    $('forgot-result-detail').textContent = ok
+      ? `${typeof data?.detail === 'string' ? data.detail : 'A message is on its way'}. The link in it opens this page.`
+      : failureText(status, data)
+    showResult('forgot-result', resultKind(ok, status))
+  })
+
+  onSubmit('reset-form', async () => {
+    const token = mailLink?.token
+    if (!token) return
+    const { ok, status, data } = await api('POST', '/reset-password', {
+      fields: { token, password: value('reset-password') },
+    })
+    if (ok) {
+      // Used up: a second submit could only fail.
+      mailLink.token = null
+      setValue('reset-password', '')
+      $('reset-form').hidden = true
+      // The reset ended every session of the account, this browser's included.
+      setUser(null)
+      const email = typeof data?.email === 'string' ? data.email : ''
+      if (email && value('login-email') === '') setValue('login-email', email)
+      showResult(
+        'reset-result',
+        'ok',
+        `Password changed${email ? ` for ${email}` : ''}. Every session of the account was signed out: log in with the new password.`,
+      )
+    } else {
+      // A refused password leaves the link usable: the form stays for another try.
+      showResult('reset-result', resultKind(ok, status), failureText(status, data))
+    }
+  })
+
+  onSubmit('password-form', async () => {
+    const keep = /** @type {HTMLInputElement} */ ($('password-keep')).checked
+    // Always JSON: `keep_other_sessions` is a boolean, which a form body cannot carry.
+    const { ok, status, data } = await api('POST', '/me/password', {
+      json: {
+        current_password: value('password-current'),
+        new_password: value('password-new'),
+        keep_other_sessions: keep,
+      },
+    })
+    if (ok) {
+      setValue('password-current', '')
+      setValue('password-new', '')
+      showResult(
+        'password-result',
+        'ok',
+        keep
+          ? 'Password changed. Your other sessions stay signed in.'
+          : 'Password changed. Your other sessions were signed out.',
+      )
+    } else {
+      clearOnUnauthorized(status)
+      showResult('password-result', resultKind(ok, status), failureText(status, data))
+    }
+  })
+
+  onSubmit('resend-form', async () => {
+    const { ok, status, data } = await api('POST', '/request-verify-token', {
+      fields: { email: value('resend-email').trim() },
+    })
+    showResult(
+      'resend-result',
+      resultKind(ok, status),
+      ok
+        ? `${typeof data?.detail === 'string' ? data.detail : 'A message is on its way'}, unless the address is already verified.`
+        : failureText(status, data),
+    )
+  })
+
+  onClick('sessions-load', async () => {
+    hideResult('sessions-result')
+    await loadSessions()
+  })
+
+  onClick('sessions-revoke-others', async () => {
+    const { ok, status, data } = await api('DELETE', '/sessions')
+    if (ok) {
+      showResult('sessions-result', 'ok', 'Every other session is signed out.')
+    } else {
+      clearOnUnauthorized(status)
+      showResult('sessions-result', resultKind(ok, status), failureText(status, data))
+    }
+    if (status !== 0) await loadSessions()
+  })
+
+  onClick('audit-load', loadAudit)
+
   $('log-clear').addEventListener('click', () => {
     $('log').replaceChildren()
     $('log-empty').hidden = false
@@ -509,6 +846,9 @@ async function main() {
   $('page-origin').textContent = location.origin
   renderStatus()
   renderCsrf()
+  renderSessions(null)
+  renderAudit(null)
+  showMailLinkView()
   wire()
 
   const config = await loadConfig()
@@ -524,6 +864,7 @@ async function main() {
     // A hook for browser tests: the page has its config and has tried GET /csrf.
     document.documentElement.dataset.ready = 'true'
   }
+  await verifyFromLink()
 }
 
 main().catch(reportBug)
