@@ -119,6 +119,17 @@ program
   })
 
 program
+  .command('deactivate')
+  .description('deactivate an account: it can no longer sign in, and every session ends at once')
+  .argument('<email>')
+  .option('--activate', 'activate it again instead')
+  .action(async (email: string, options: { activate?: boolean }) => {
+    const active = options.activate === true
+    await withStore(async ({ store, accounts }) => accounts.setActive(await userIdOf(store, email), active))
+    console.log(`${email} is ${active ? 'active' : 'deactivated'}`)
+  })
+
+program
   .command('prune')
   .description('delete expired tokens and links')
   .action(async () => {

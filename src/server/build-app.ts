@@ -13,6 +13,7 @@ import { profileRoutes } from '../fastify/routes/profile-routes.ts'
 import { sessionListRoutes } from '../fastify/routes/session-list-routes.ts'
 import { sessionRoutes } from '../fastify/routes/session-routes.ts'
 import { gatehouseServerOptions } from '../fastify/server-options.ts'
+import { pruneFinishedMail } from '../mail/outbox-queue.ts'
 import { migrateToLatest, openMigratedStore } from '../store/migrate.ts'
 import type { Store } from '../store/open-store.ts'
 import { accountsFromConfig } from './accounts-from-config.ts'
@@ -103,9 +104,14 @@ export async function buildApp(
   return app
 }
 
-/** Expired tokens and links, and audit events past their retention. */
+/** Finished mail rows are kept a week, for an operator looking into a missing mail. */
+const FINISHED_MAIL_RETENTION_MS = 7 * 86_400_000
+
+/** Expired tokens and links, finished mail, and audit events past their retention. */
 async function prune(accounts: Accounts, auditLog: AuditLog, config: GatehouseConfig): Promise<number> {
-  return (await accounts.pruneTokens()) + (await auditLog.prune(config.auditRetentionDays))
+  const tokens = await accounts.pruneTokens()
+  const mail = await pruneFinishedMail(accounts.db, FINISHED_MAIL_RETENTION_MS, Date.now())
+  return tokens + mail + (await auditLog.prune(config.auditRetentionDays))
 }
 
 /** The plugin, the docs and every route. */

@@ -65,6 +65,8 @@ export interface GatehouseConfig {
   /** `smtp://user:pass@host:port` or `smtps://…`; null: mail is written to ./data/outbox/*.eml. */
   smtpUrl: string | null
   mailFrom: string
+  /** Where development mail (no SMTP_URL) is written as .eml files. */
+  mailDir: string
   resetTokenTtlSeconds: number
   verifyTokenTtlSeconds: number
   /** Login needs a verified email (403 EMAIL_NOT_VERIFIED after a correct password otherwise). */
@@ -282,6 +284,7 @@ function mail(env: Env, mode: Environment, demoPort: number) {
     appUrl: appUrl(env, demoPort),
     smtpUrl: url,
     mailFrom: env.MAIL_FROM || 'Gatehouse <no-reply@localhost>',
+    mailDir: env.MAIL_DIR || 'data/outbox',
     // OWASP Forgot Password Cheat Sheet: a reset link short-lived; a verification link may last a day.
     resetTokenTtlSeconds: integer(env, 'RESET_TOKEN_TTL_SECONDS', 3600, 60, 86400),
     verifyTokenTtlSeconds: integer(env, 'VERIFY_TOKEN_TTL_SECONDS', 86400, 60, 30 * 86400),

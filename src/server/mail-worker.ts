@@ -17,7 +17,12 @@ export function startMailWorker(
   store: Store,
   accounts: Accounts,
 ) {
-  const transport = createMailTransport({ smtpUrl: config.smtpUrl, from: config.mailFrom, log: app.log })
+  const transport = createMailTransport({
+    smtpUrl: config.smtpUrl,
+    from: config.mailFrom,
+    outboxDir: config.mailDir,
+    log: app.log,
+  })
   const worker = createOutboxWorker({
     db: store.db,
     dialect: store.dialect,

@@ -3,6 +3,9 @@
  * Every app gets its own database (SQLite file or PostgreSQL database), dropped by `close()`.
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../../src/server/build-app.ts'
 import { type GatehouseConfig, loadConfig } from '../../src/server/config.ts'
@@ -30,6 +33,17 @@ export interface TestApp {
   close(): Promise<void>
 }
 
+/** Development mail (.eml files) of this test process: never in the repository's ./data. */
+let mailDir: string | undefined
+function testMailDir(): string {
+  if (mailDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-mail-'))
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    mailDir = dir
+  }
+  return mailDir
+}
+
 export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const opened = await openTestStore(options.create)
   let storeClosed: Promise<void> | undefined
@@ -44,6 +58,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
       ...(options.env?.PUBLIC_URL ? {} : { ALLOWED_HOSTS: 'localhost,127.0.0.1,[::1]' }),
       // Suites register far more than one client's hourly quota; the limit's own tests set it.
       REGISTER_MAX_PER_IP: '0',
+      MAIL_DIR: testMailDir(),
       ...options.env,
     })
     const app = await buildApp(config, { store, logger: options.logger ?? false })
