@@ -160,7 +160,7 @@ export function createCredentials(context: DomainContext) {
       assertValidEmail(input.email)
       await limiters.register.consume(client.ip)
       const ageSeconds = (Date.now() - session.createdAt.getTime()) / 1000
-      if (ageSeconds > context.freshSessionSeconds) {
+      if (ageSeconds >= context.freshSessionSeconds) {
         const verified =
           input.currentPassword !== undefined &&
           (await verifyPassword(session.user, input.currentPassword, client))

@@ -1,9 +1,14 @@
 import { GatehouseError } from '../core/errors.ts'
 import type { OutboxTable } from '../store/schema.ts'
-import { assertAcceptablePassword } from './credentials.ts'
+import { assertAcceptablePassword, assertValidEmail } from './credentials.ts'
 import type { DomainContext } from './domain-context.ts'
 import type { ClientInfo } from './events.ts'
-import { consumeOneTimeToken, createOneTimeToken, deleteUserOneTimeTokens } from './one-time-tokens.ts'
+import {
+  consumeOneTimeToken,
+  createOneTimeToken,
+  deleteUserOneTimeTokens,
+  isLiveOneTimeToken,
+} from './one-time-tokens.ts'
 import { enqueueMail, type PreparedMail } from './outbox.ts'
 import { normalizeEmail, type User } from './user.ts'
 import { findCredentialsByEmail, findUserById, markVerified, updatePasswordHash } from './users.ts'
@@ -36,6 +41,8 @@ export function createRecovery(context: DomainContext) {
     limiter: typeof limiters.forgotPassword,
     request: MailRequest,
   ): Promise<void> {
+    // The same rule as registration: anything else is no address (and a NUL is no PostgreSQL text).
+    assertValidEmail(request.email)
     if (!context.sendsMail) return
     // A refused request still "succeeds" for the caller: the limit must not become an oracle.
     if (!(await limiter.allow(request.email, request.client.ip))) return
@@ -60,10 +67,16 @@ export function createRecovery(context: DomainContext) {
     async resetPassword(input: ResetInput): Promise<User> {
       // The policy first: a refused password must not burn the link.
       assertAcceptablePassword(context, 'password', input.password)
+      // A look before the hash: an unknown token must cost no argon2 work (CWE-400), whoever sends it.
+      if (!(await isLiveOneTimeToken(db, 'reset', input.token)))
+        throw new GatehouseError('RESET_TOKEN_INVALID')
       const hashedPassword = await hasher.hash(input.password)
       const user = await db.transaction().execute(async (trx) => {
         const grant = await consumeOneTimeToken(trx, 'reset', input.token)
         if (!grant) return null
+        // A deactivated account stays locked: its link is used up and changes nothing.
+        const owner = await findUserById(trx, grant.userId)
+        if (!owner?.isActive) return null
         await updatePasswordHash(trx, grant.userId, hashedPassword)
         await deleteUserOneTimeTokens(trx, grant.userId)
         return (

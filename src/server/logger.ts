@@ -31,7 +31,8 @@ export function loggedUrl(url: string): string {
   return query === -1 ? redactedPath : `${redactedPath}?[redacted]`
 }
 
-const TOKEN_IN_PATH = new RegExp(`(${TOKEN_PREFIX})[^/;?#]*`, 'g')
+// Every kind: access (gth_), reset (gthr_) and verification (gthv_) tokens.
+const TOKEN_IN_PATH = new RegExp(`(${TOKEN_PREFIX.slice(0, -1)}[rv]?_)[^/;?#]*`, 'g')
 
 /** Fastify's own request serializer, with the query string redacted. */
 function serializeRequest(request: FastifyRequest) {

@@ -24,7 +24,7 @@ function assertRateLimited(error: unknown, maxSeconds: number): true {
   assert.equal(error.code, 'RATE_LIMITED')
   assert.equal(error.status, 429)
   assert.equal(error.detail, 'Too many attempts, try again later')
-  const retryAfter = Number(error.headers['retry-after'])
+  const retryAfter = Number(error.retryAfterSeconds)
   assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= maxSeconds, String(retryAfter))
   return true
 }
@@ -90,7 +90,7 @@ describe('attempt limiter (memory store)', () => {
     assert.equal(await allowed(limiter, '10.64.0.1', 25), 20)
     await assert.rejects(limiter.consume('10.64.0.1'), (error) => {
       assertRateLimited(error, 3600)
-      return Number((error as GatehouseError).headers['retry-after']) > 3590
+      return Number((error as GatehouseError).retryAfterSeconds) > 3590
     })
   })
 

@@ -17,7 +17,9 @@ describe('idle timeout', () => {
   before(async () => {
     database = await createSqliteDatabase()
     gatehouse = await openGatehouse({ databaseUrl: database.url })
-    userId = (await gatehouse.accounts.register({ email: 'idle@example.com', password: 'password123' })).id
+    userId = (
+      await gatehouse.accounts.register({ email: 'idle@example.com', password: 'idle timeout passphrase' })
+    ).id
   })
   after(async () => {
     await gatehouse?.close()

@@ -26,7 +26,7 @@ function assertRateLimited(error: unknown, maxSeconds = 900): true {
   assert.equal(error.code, 'RATE_LIMITED')
   assert.equal(error.status, 429)
   assert.equal(error.detail, 'Too many failed attempts, try again later')
-  const retryAfter = Number(error.headers['retry-after'])
+  const retryAfter = Number(error.retryAfterSeconds)
   assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= maxSeconds, String(retryAfter))
   return true
 }
@@ -51,7 +51,7 @@ describe('login throttle (memory store)', () => {
     // The third failure blocked the account for the full block time.
     await assert.rejects(attempt('burst@example.com', '10.0.0.1', SUCCEED), (error) => {
       assertRateLimited(error)
-      return Number((error as GatehouseError).headers['retry-after']) > 890
+      return Number((error as GatehouseError).retryAfterSeconds) > 890
     })
   })
 
@@ -64,7 +64,7 @@ describe('login throttle (memory store)', () => {
     assert.equal(runs(), 3)
     const refused = outcomes.filter((o) => o.status === 'rejected')
     assert.equal(refused.length, 2)
-    for (const outcome of refused) assert.equal(outcome.reason.headers['retry-after'], '1')
+    for (const outcome of refused) assert.equal(outcome.reason.retryAfterSeconds, 1)
     assert.deepEqual(await attempt('busy@example.com', '10.0.0.1', SUCCEED), { id: 1 })
   })
 

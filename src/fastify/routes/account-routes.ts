@@ -10,7 +10,10 @@ const ChangePasswordBody = Type.Object(
   {
     current_password: Type.String({ minLength: 1, maxLength: 4096 }),
     new_password: Password,
-    keep_other_sessions: Type.Optional(Type.Boolean()),
+    // A form sends text: its checkbox arrives as "on" (or "true"/"false"), JSON as a boolean.
+    keep_other_sessions: Type.Optional(
+      Type.Union([Type.Boolean(), Type.Literal('true'), Type.Literal('false'), Type.Literal('on')]),
+    ),
   },
   { additionalProperties: false },
 )
@@ -63,7 +66,8 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
         session: request.auth!,
         currentPassword: current_password,
         newPassword: new_password,
-        keepOtherSessions: keep_other_sessions,
+        keepOtherSessions:
+          keep_other_sessions === true || keep_other_sessions === 'true' || keep_other_sessions === 'on',
         client: clientOf(request),
       })
       return reply.code(204).send()
