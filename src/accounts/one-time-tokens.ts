@@ -62,24 +62,6 @@ export async function consumeOneTimeToken(
   return row ? { userId: row.user_id, emailNormalized: row.email_normalized } : null
 }
 
-/** Whether the token exists and is unexpired, without using it up (the consume decides). */
-export async function isLiveOneTimeToken(
-  db: Executor,
-  purpose: OneTimePurpose,
-  token: string,
-  now = Date.now(),
-): Promise<boolean> {
-  if (!isWellFormedToken(token, PREFIXES[purpose])) return false
-  const row = await db
-    .selectFrom('one_time_tokens')
-    .select('id')
-    .where('token_hash', '=', hashToken(token))
-    .where('purpose', '=', purpose)
-    .where('expires_at', '>', now)
-    .executeTakeFirst()
-  return row !== undefined
-}
-
 /** A credential or email change kills every pending link of the user (ASVS 5.0 V6.4.1). */
 export async function deleteUserOneTimeTokens(db: Executor, userId: number): Promise<void> {
   await db.deleteFrom('one_time_tokens').where('user_id', '=', userId).execute()

@@ -3,12 +3,7 @@ import type { OutboxTable } from '../store/schema.ts'
 import { assertAcceptablePassword, assertValidEmail } from './credentials.ts'
 import type { DomainContext } from './domain-context.ts'
 import type { ClientInfo } from './events.ts'
-import {
-  consumeOneTimeToken,
-  createOneTimeToken,
-  deleteUserOneTimeTokens,
-  isLiveOneTimeToken,
-} from './one-time-tokens.ts'
+import { consumeOneTimeToken, createOneTimeToken, deleteUserOneTimeTokens } from './one-time-tokens.ts'
 import { enqueueMail, type PreparedMail } from './outbox.ts'
 import { normalizeEmail, type User } from './user.ts'
 import { findCredentialsByEmail, findUserById, markVerified, updatePasswordHash } from './users.ts'
@@ -59,30 +54,27 @@ export function createRecovery(context: DomainContext) {
     requestVerification: (request: MailRequest) => queueRequest('verify-email', limiters.verify, request),
 
     /**
-     * Sets a new password with a mailed token. The token is used up in the same transaction as the
-     * change (two requests racing with one token: one succeeds), every session of the user ends
+     * Sets a new password with a mailed token. The token is used up atomically first (two requests
+     * racing with one token: one succeeds), every session of the user ends
      * (the person resetting may not be the one signed in: ASVS 5.0 V7.4.3), and the email counts as
      * verified, since the link reached it.
      */
     async resetPassword(input: ResetInput): Promise<User> {
       // The policy first: a refused password must not burn the link.
       assertAcceptablePassword(context, 'password', input.password)
-      // A look before the hash: an unknown token must cost no argon2 work (CWE-400), whoever sends it.
-      if (!(await isLiveOneTimeToken(db, 'reset', input.token)))
-        throw new GatehouseError('RESET_TOKEN_INVALID')
+      // Used up before the hash: of many requests racing with one token only the winner pays for
+      // argon2, and an unknown token costs none (CWE-400). Should the change then fail, the link is
+      // spent and the user asks for another: never two changes from one link.
+      const grant = await consumeOneTimeToken(db, 'reset', input.token)
+      if (!grant) throw new GatehouseError('RESET_TOKEN_INVALID')
       const hashedPassword = await hasher.hash(input.password)
       const user = await db.transaction().execute(async (trx) => {
-        const grant = await consumeOneTimeToken(trx, 'reset', input.token)
-        if (!grant) return null
         // A deactivated account stays locked: its link is used up and changes nothing.
         const owner = await findUserById(trx, grant.userId)
         if (!owner?.isActive) return null
         await updatePasswordHash(trx, grant.userId, hashedPassword)
         await deleteUserOneTimeTokens(trx, grant.userId)
-        return (
-          (await markVerified(trx, grant.userId, grant.emailNormalized)) ??
-          (await findUserById(trx, grant.userId))
-        )
+        return (await markVerified(trx, grant.userId, grant.emailNormalized)) ?? owner
       })
       if (!user) throw new GatehouseError('RESET_TOKEN_INVALID')
       await sessions.revokeUser(user.id)

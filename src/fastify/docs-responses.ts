@@ -8,6 +8,7 @@ import { STATUS_CODES } from 'node:http'
 export const RESPONSE_DESCRIPTIONS: Readonly<Record<string, string>> = Object.freeze({
   '200': 'Successful Response',
   '201': 'Created',
+  '202': 'Accepted',
   '204': 'No Content',
   '400': 'Bad request: the body or a header is malformed, or the request cannot be carried out as sent.',
   '401':

@@ -19,7 +19,7 @@ import type { Store } from '../store/open-store.ts'
 import { accountsFromConfig } from './accounts-from-config.ts'
 import type { GatehouseConfig } from './config.ts'
 import { loggerOptions } from './logger.ts'
-import { startMailWorker } from './mail-worker.ts'
+import { type MailWorker, startMailWorker } from './mail-worker.ts'
 import { closeRedis, connectRedis } from './redis.ts'
 
 export interface BuildOptions {
@@ -62,26 +62,21 @@ export async function buildApp(
   })
 
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisKeyPrefix, app.log) : null
-  if (redis) app.addHook('onClose', () => closeRedis(redis))
   // Never in the request's way: batched writes, and a failed one is logged, not thrown.
   const auditLog = createAuditLog({
     db: store.db,
     onError: (error) => app.log.warn({ err: error }, 'audit trail write failed'),
   })
-  app.addHook('onClose', () => auditLog.close())
-  let wakeMailWorker = () => {}
+  let mailWorker: MailWorker | null = null
   const accounts = accountsFromConfig(store.db, config, {
     onBackgroundError: (error) => app.log.warn({ err: error }, 'background work failed'),
     onEvent: auditLog.record,
-    onMailQueued: () => wakeMailWorker(),
+    onMailQueued: () => mailWorker?.wake(),
     redis,
   })
 
   try {
-    if (config.accountEmails) {
-      const worker = startMailWorker(app, config, store, accounts)
-      wakeMailWorker = worker.wake
-    }
+    if (config.accountEmails) mailWorker = startMailWorker(app, config, store, accounts)
     await registerAll(app, config, { accounts, auditLog })
   } catch (error) {
     // The caller never gets this app to close: release the connections here.
@@ -91,16 +86,24 @@ export async function buildApp(
     throw error
   }
 
+  let timer: NodeJS.Timeout | undefined
   if (config.pruneIntervalSeconds > 0) {
-    const timer = setInterval(() => {
+    timer = setInterval(() => {
       prune(accounts, auditLog, config)
         .then((count) => count > 0 && app.log.info({ count }, 'pruned expired rows'))
         .catch((error: unknown) => app.log.warn({ err: error }, 'pruning failed'))
     }, config.pruneIntervalSeconds * 1000)
     timer.unref()
-    app.addHook('onClose', async () => clearInterval(timer))
   }
-  if (ownsStore) app.addHook('onClose', () => store.close())
+  // One hook, in this order: Fastify runs separate onClose hooks last-added first, which closed the
+  // store before the audit trail's last batch and the mail in flight could be written.
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    await mailWorker?.stop()
+    await auditLog.close()
+    if (redis) await closeRedis(redis)
+    if (ownsStore) await store.close()
+  })
   return app
 }
 

@@ -7,8 +7,8 @@ import type { GatehouseConfig } from './config.ts'
 
 /**
  * The outbox worker inside the server: it starts when the server is ready, sends what requests
- * queued (and what a crashed predecessor left), and on close finishes the mail in flight before
- * the store closes. Several instances on one PostgreSQL share the outbox without sending a mail
+ * queued (and what a crashed predecessor left); `stop()` finishes the mail in flight, and must
+ * run before the store closes. Several instances on one PostgreSQL share the outbox without sending a mail
  * twice (each row is claimed with FOR UPDATE SKIP LOCKED).
  */
 export function startMailWorker(
@@ -33,10 +33,14 @@ export function startMailWorker(
   })
   app.log.info({ transport: transport.describe() }, 'mail outbox worker ready')
   app.addHook('onReady', async () => worker.start())
-  // Runs before the store's own onClose hook (hooks run in the order they were added).
-  app.addHook('onClose', async () => {
-    await worker.stop()
-    transport.close()
-  })
-  return worker
+  return {
+    wake: () => worker.wake(),
+    /** Finishes the mail in flight; the caller closes the store after this. */
+    async stop() {
+      await worker.stop()
+      transport.close()
+    },
+  }
 }
+
+export type MailWorker = ReturnType<typeof startMailWorker>

@@ -295,6 +295,34 @@ for (const { dialect, skip, create } of dialects()) {
         await assert.rejects(login(email, other), refusedWith('BAD_CREDENTIALS'))
       })
 
+      it('of 20 racing resets with one token, only the winner pays for a password hash', async () => {
+        const email = uniqueEmail('reset-hash-race')
+        const counting = createPasswordHasher()
+        let hashes = 0
+        const hash = counting.hash.bind(counting)
+        counting.hash = (password: string) => {
+          hashes++
+          return hash(password)
+        }
+        const racing = accountsWith({ hasher: counting })
+        await racing.register({ email, password: PASSWORD })
+        const token = await resetTokenFor(email)
+        hashes = 0
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) =>
+            racing.resetPassword({ token, password: `racing passphrase ${i}`, client: CLIENT }),
+          ),
+        )
+        assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 1)
+        assert.equal(hashes, 1)
+        // And an unknown token costs none.
+        await assert.rejects(
+          racing.resetPassword({ token: `gthr_${'A'.repeat(43)}`, password: NEW_PASSWORD, client: CLIENT }),
+          resetInvalid,
+        )
+        assert.equal(hashes, 1)
+      })
+
       it('ends every session of the user, cached ones included', async () => {
         const email = uniqueEmail('reset-sessions')
         await accounts.register({ email, password: PASSWORD })

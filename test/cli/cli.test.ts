@@ -606,6 +606,7 @@ describe('gatehouse serve', SUITE_TIMEOUT, () => {
     const port = await freePort()
     const result = await gatehouse(['serve'], {
       GATEHOUSE_ENV: 'production',
+      SMTP_URL: 'smtp://127.0.0.1:2525',
       ALLOWED_HOSTS: '127.0.0.1',
       DATABASE_URL: url,
       PORT: String(port),
@@ -619,6 +620,7 @@ describe('gatehouse serve', SUITE_TIMEOUT, () => {
     const { url } = await freshDatabase()
     const result = await gatehouse(['serve'], {
       GATEHOUSE_ENV: 'production',
+      SMTP_URL: 'smtp://127.0.0.1:2525',
       ALLOWED_HOSTS: '127.0.0.1',
       GATEHOUSE_SECRET: 'changeme',
       DATABASE_URL: url,
@@ -634,6 +636,7 @@ describe('gatehouse serve', SUITE_TIMEOUT, () => {
     const { url } = await freshDatabase()
     await serveAndStop({
       GATEHOUSE_ENV: 'production',
+      SMTP_URL: 'smtp://127.0.0.1:2525',
       GATEHOUSE_SECRET: STRONG_SECRET,
       ALLOWED_HOSTS: '127.0.0.1',
       DATABASE_URL: url,

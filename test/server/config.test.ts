@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { loadConfig, MIN_SECRET_LENGTH } from '../../src/server/config.ts'
 import { TEST_SECRET } from '../helpers/test-app.ts'
 
-const PRODUCTION = { GATEHOUSE_ENV: 'production' }
+const PRODUCTION = { GATEHOUSE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:2525' }
 /** What production needs besides the secret: the names it is served under. */
 const PRODUCTION_HOSTS = { ALLOWED_HOSTS: 'api.example.com' }
 
@@ -45,6 +45,44 @@ describe('loadConfig: the production profile and its secret', () => {
       GATEHOUSE_SECRET: 'k'.repeat(MIN_SECRET_LENGTH),
     })
     assert.equal(exactly32.secret.length, MIN_SECRET_LENGTH)
+  })
+
+  it('refuses production without SMTP_URL while account mail is on, and starts with ACCOUNT_EMAILS=0', () => {
+    const { SMTP_URL: _, ...withoutSmtp } = {
+      ...PRODUCTION,
+      ...PRODUCTION_HOSTS,
+      GATEHOUSE_SECRET: TEST_SECRET,
+    }
+    assert.throws(() => loadConfig(withoutSmtp), /SMTP_URL is required when GATEHOUSE_ENV=production/)
+    const off = loadConfig({ ...withoutSmtp, ACCOUNT_EMAILS: '0' })
+    assert.equal(off.accountEmails, false)
+    assert.equal(off.smtpUrl, null)
+  })
+
+  it('refuses an SMTP_URL that is not smtp:// or smtps://, without echoing it', () => {
+    for (const value of ['http://user:hunter2@mail.example.com', 'smtp:', 'mail.example.com:25']) {
+      assert.throws(
+        () => loadConfig({ SMTP_URL: value }),
+        (error: Error) =>
+          /SMTP_URL must be an smtp/.test(error.message) && !error.message.includes('hunter2'),
+      )
+    }
+    assert.equal(
+      loadConfig({ SMTP_URL: 'smtps://u:p@mail.example.com:465' }).smtpUrl,
+      'smtps://u:p@mail.example.com:465',
+    )
+  })
+
+  it('defaults APP_URL to the demo origin and refuses one with credentials or a fragment', () => {
+    assert.equal(loadConfig({}).appUrl, 'http://localhost:9000')
+    assert.equal(loadConfig({ APP_URL: 'https://app.example.com/' }).appUrl, 'https://app.example.com')
+    for (const value of [
+      'https://u:p@app.example.com',
+      'https://app.example.com/#x',
+      'ftp://app.example.com',
+    ]) {
+      assert.throws(() => loadConfig({ APP_URL: value }), /APP_URL must be/)
+    }
   })
 
   it('turns the docs UI on in production only with GATEHOUSE_DOCS=1', () => {

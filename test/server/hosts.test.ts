@@ -126,7 +126,11 @@ describe('Host allowlist over a real socket', () => {
 })
 
 describe('Host allowlist in production', () => {
-  const production = { GATEHOUSE_ENV: 'production', GATEHOUSE_SECRET: TEST_SECRET }
+  const production = {
+    GATEHOUSE_ENV: 'production',
+    SMTP_URL: 'smtp://127.0.0.1:2525',
+    GATEHOUSE_SECRET: TEST_SECRET,
+  }
 
   it('serves only ALLOWED_HOSTS', async () => {
     const t = await startTestApp({

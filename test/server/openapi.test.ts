@@ -128,7 +128,11 @@ for (const { dialect, skip, create } of dialects()) {
     it('hides the docs UI and the document in production', async () => {
       const production = await startTestApp({
         create,
-        env: { GATEHOUSE_ENV: 'production', GATEHOUSE_SECRET: TEST_SECRET },
+        env: {
+          GATEHOUSE_ENV: 'production',
+          SMTP_URL: 'smtp://127.0.0.1:2525',
+          GATEHOUSE_SECRET: TEST_SECRET,
+        },
       })
       try {
         for (const url of [
@@ -154,7 +158,12 @@ for (const { dialect, skip, create } of dialects()) {
     it('serves the docs UI and the document in production when GATEHOUSE_DOCS=1', async () => {
       const production = await startTestApp({
         create,
-        env: { GATEHOUSE_ENV: 'production', GATEHOUSE_SECRET: TEST_SECRET, GATEHOUSE_DOCS: '1' },
+        env: {
+          GATEHOUSE_ENV: 'production',
+          SMTP_URL: 'smtp://127.0.0.1:2525',
+          GATEHOUSE_SECRET: TEST_SECRET,
+          GATEHOUSE_DOCS: '1',
+        },
       })
       try {
         const response = await production.app.inject({ url: '/docs/' })

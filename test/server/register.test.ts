@@ -105,8 +105,8 @@ for (const { dialect, skip, create } of dialects()) {
     })
 
     it('accepts an 8-character password', async () => {
-      assert.equal((await register(t.app, 'eight@example.com', '12345678')).statusCode, 201)
-      await login(t.app, 'eight@example.com', '12345678')
+      assert.equal((await register(t.app, 'eight@example.com', 'k7#Qp2!x')).statusCode, 201)
+      await login(t.app, 'eight@example.com', 'k7#Qp2!x')
     })
 
     it('refuses a 1025-character password with 422 before hashing and creates no account', async () => {
@@ -184,7 +184,7 @@ for (const { dialect, skip, create } of dialects()) {
         const response = await t.app.inject({
           method: 'POST',
           url: '/register',
-          payload: { email, password: 'password123', [field]: field === 'id' ? 1 : true },
+          payload: { email, password: 'plain passphrase 123', [field]: field === 'id' ? 1 : true },
         })
         assert.equal(response.statusCode, 422)
         assert.equal(response.json().code, 'VALIDATION_FAILED')
@@ -219,7 +219,7 @@ for (const { dialect, skip, create } of dialects()) {
     })
 
     it('a registered account is never a superuser, verified or inactive', async () => {
-      const response = await register(t.app, 'plain-user@example.com', 'password123')
+      const response = await register(t.app, 'plain-user@example.com', 'plain passphrase 123')
       assert.equal(response.statusCode, 201)
       const row = await t.store.db
         .selectFrom('users')
@@ -267,13 +267,15 @@ for (const { dialect, skip, create } of dialects()) {
         url: '/register',
         remoteAddress: '127.0.0.1',
         headers: { 'x-forwarded-for': ip },
-        payload: { email, password: 'password123' },
+        payload: { email, password: 'plain passphrase 123' },
       })
 
-    it('answers 429 with Retry-After past the limit, bad input counted too, other clients unaffected', async () => {
+    it('answers 429 with Retry-After past the limit, other clients unaffected', async () => {
       assert.equal((await from('203.0.113.7', 'r1@example.com')).statusCode, 201)
+      // Refused by the schema before the domain: no hashing, so not counted.
       assert.equal((await from('203.0.113.7', 'not-an-email')).statusCode, 422)
       assert.equal((await from('203.0.113.7', 'r1@example.com')).statusCode, 400)
+      assert.equal((await from('203.0.113.7', 'r1b@example.com')).statusCode, 201)
       const refused = await from('203.0.113.7', 'r2@example.com')
       assert.equal(refused.statusCode, 429)
       assert.equal(refused.json().code, 'RATE_LIMITED')
@@ -286,14 +288,15 @@ for (const { dialect, skip, create } of dialects()) {
     it('email changes share the budget: a taken address answers 400, so they probe like registrations', async () => {
       const ip = '192.0.2.50'
       assert.equal((await from(ip, 'prober@example.com')).statusCode, 201)
-      const token = (await requestToken(t.app, 'prober@example.com', 'password123')).json().access_token
+      const token = (await requestToken(t.app, 'prober@example.com', 'plain passphrase 123')).json()
+        .access_token
       const change = (email: string) =>
         t.app.inject({
           method: 'PATCH',
           url: '/me',
           remoteAddress: '127.0.0.1',
           headers: { 'x-forwarded-for': ip, authorization: `Bearer ${token}` },
-          payload: { email, current_password: 'password123' },
+          payload: { email, current_password: 'plain passphrase 123' },
         })
       assert.equal((await change('r1@example.com')).statusCode, 400, 'taken: the oracle')
       assert.equal((await change('free@example.com')).statusCode, 200)

@@ -260,6 +260,28 @@ for (const { dialect, skip, create } of dialects()) {
       assert.equal((await me(t, sessionCookieOnly(browser))).statusCode, 200)
     })
 
+    it('ending the current cookie session by its id expires the cookies, as logout does', async () => {
+      const browser = await loginWithCookie(t.app, 'owner@example.com', PASSWORD)
+      const id = await currentId(t, sessionCookieOnly(browser))
+      const response = await revoke(t, id, sessionHeaders(browser))
+      assert.equal(response.statusCode, 204)
+      const cleared = [response.headers['set-cookie']].flat().join('\n')
+      assert.match(cleared, /^token=;.*Max-Age=0/m)
+      assert.match(cleared, /^csrftoken=;.*Max-Age=0/m)
+      assert.equal(response.headers['clear-site-data'], '"cookies"')
+      assertRefused(await me(t, sessionCookieOnly(browser)), 'the ended session')
+    })
+
+    it('ending another session by its id leaves this browser\'s cookies alone', async () => {
+      const other = await bearerLogin(t, 'owner@example.com')
+      const browser = await loginWithCookie(t.app, 'owner@example.com', PASSWORD)
+      const otherId = (await listSessions(t, bearer(other))).find((session) => session.current)!.id
+      const response = await revoke(t, otherId, sessionHeaders(browser))
+      assert.equal(response.statusCode, 204)
+      assert.equal(response.headers['set-cookie'], undefined)
+      assert.equal(response.headers['clear-site-data'], undefined)
+    })
+
     it('answers both routes 401 without credentials', async () => {
       const id = randomBytes(16).toString('base64url')
       assert.equal((await revoke(t, id, {})).statusCode, 401)

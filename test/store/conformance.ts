@@ -223,6 +223,8 @@ export function storeConformance(
         }
       }
 
+      const ALL_MIGRATIONS = ['001-initial', '002-account-lifecycle']
+
       async function tableNames(store: Store): Promise<string[]> {
         return (await store.db.introspection.getTables()).map((t) => t.name)
       }
@@ -233,7 +235,7 @@ export function storeConformance(
           for (const table of ['users', 'access_tokens', 'preferences']) assert.ok(!before.includes(table))
 
           const applied = await migrateToLatest(store.db, store.dialect)
-          assert.deepEqual(applied, ['001-initial'])
+          assert.deepEqual(applied, ALL_MIGRATIONS)
 
           const tables = await store.db.introspection.getTables()
           const columns = (name: string) =>
@@ -256,12 +258,25 @@ export function storeConformance(
             'created_at',
             'expires_at',
             'id',
+            'ip',
             'kind',
             'last_used_at',
+            'public_id',
             'token_hash',
+            'user_agent',
             'user_id',
           ])
           assert.deepEqual(columns('preferences'), ['data', 'updated_at', 'user_id'])
+          assert.deepEqual(columns('one_time_tokens'), [
+            'created_at',
+            'email_normalized',
+            'expires_at',
+            'id',
+            'purpose',
+            'token_hash',
+            'user_id',
+          ])
+          for (const table of ['outbox', 'audit_events']) assert.ok(columns(table), `${table} exists`)
         })
       })
 
@@ -283,11 +298,11 @@ export function storeConformance(
             migrateToLatest(store.db, store.dialect),
             migrateToLatest(store.db, store.dialect),
           ])
-          assert.deepEqual(results.flat(), ['001-initial'])
+          assert.deepEqual(results.flat(), ALL_MIGRATIONS)
           const recorded = await sql<{ name: string }>`select name from gatehouse_migrations`.execute(
             store.db,
           )
-          assert.deepEqual(recorded.rows, [{ name: '001-initial' }])
+          assert.deepEqual(recorded.rows.map((row) => row.name).sort(), ALL_MIGRATIONS)
           assert.ok((await tableNames(store)).includes('users'))
         })
       })
@@ -305,7 +320,7 @@ export function storeConformance(
             }
             assert.deepEqual(
               outcomes.flatMap((o) => o.result.applied ?? []),
-              ['001-initial'],
+              ALL_MIGRATIONS,
             )
             assert.deepEqual(await migrateToLatest(store.db, store.dialect), [])
           } finally {

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { User } from '../../accounts/user.ts'
-import { NO_STORE } from '../../core/headers/index.ts'
+import { CLEAR_SITE_DATA_COOKIES, NO_STORE } from '../../core/headers/index.ts'
 import { clientOf } from '../client-info.ts'
 import type { GatehouseContext } from '../decorations.ts'
-import { CSRF_COOKIE_OPTIONS, sessionCookieOptions } from './cookies.ts'
+import { CSRF_COOKIE_OPTIONS, expiredCookieOptions, sessionCookieOptions } from './cookies.ts'
 import { sessionBinding } from './csrf-protection.ts'
 
 function csrfSigner(context: GatehouseContext) {
@@ -49,4 +49,18 @@ export async function signIn(
   })
   reply.setCookie(cookies.session, issued.token, sessionCookieOptions(accounts.accessTokenTtlSeconds))
   return { user, csrfToken: issueCsrfToken(request, reply, issued.token) }
+}
+
+/**
+ * The browser forgets the ended session: both cookies expire, and Clear-Site-Data (W3C Clear Site
+ * Data §3.1) drops every cookie of this site as well.
+ */
+export function clearSessionCookies(request: FastifyRequest, reply: FastifyReply): void {
+  const { accounts, cookies } = request.server.gatehouse
+  reply.clearCookie(
+    cookies.session,
+    expiredCookieOptions(sessionCookieOptions(accounts.accessTokenTtlSeconds)),
+  )
+  reply.clearCookie(cookies.csrf, expiredCookieOptions(CSRF_COOKIE_OPTIONS))
+  reply.header('clear-site-data', CLEAR_SITE_DATA_COOKIES)
 }

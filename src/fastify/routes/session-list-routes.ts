@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { SessionSummary } from '../../accounts/session.ts'
+import { clearSessionCookies } from '../browser/session.ts'
 import { clientOf } from '../client-info.ts'
 import { currentUser } from '../current-user.ts'
 import { ErrorRef } from '../schemas.ts'
@@ -65,7 +66,10 @@ export async function sessionListRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      await accounts.revokeSession(request.auth!, request.params.id, clientOf(request))
+      const auth = request.auth!
+      await accounts.revokeSession(auth, request.params.id, clientOf(request))
+      // Ending this very session is a logout: the browser drops its cookies too.
+      if (request.params.id === auth.sessionId && auth.via === 'cookie') clearSessionCookies(request, reply)
       return reply.code(204).send()
     },
   )

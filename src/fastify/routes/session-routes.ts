@@ -1,9 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { toPublicUser } from '../../accounts/user.ts'
-import { CLEAR_SITE_DATA_COOKIES } from '../../core/headers/index.ts'
-import { CSRF_COOKIE_OPTIONS, expiredCookieOptions, sessionCookieOptions } from '../browser/cookies.ts'
-import { issueCsrfToken, signIn } from '../browser/session.ts'
+import { clearSessionCookies, issueCsrfToken, signIn } from '../browser/session.ts'
 import { clientOf } from '../client-info.ts'
 import { currentUser } from '../current-user.ts'
 import { ErrorRef, UserRef } from '../schemas.ts'
@@ -23,7 +21,6 @@ const LoginResponse = Type.Object({ user: UserRef, csrf_token: Type.String() })
 export async function sessionRoutes(app: FastifyInstance): Promise<void> {
   const { accounts, cookies, csrf } = app.gatehouse
   if (!csrf) throw new Error('session routes need CSRF protection: give the gatehouse plugin a csrfSecret')
-  const sessionCookie = sessionCookieOptions(accounts.accessTokenTtlSeconds)
 
   app.get(
     '/csrf',
@@ -70,12 +67,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const auth = request.auth!
       await accounts.logout(auth, clientOf(request))
-      if (auth.via === 'cookie') {
-        reply.clearCookie(cookies.session, expiredCookieOptions(sessionCookie))
-        reply.clearCookie(cookies.csrf, expiredCookieOptions(CSRF_COOKIE_OPTIONS))
-        // W3C Clear Site Data §3.1: the browser drops every cookie of this site as well.
-        reply.header('clear-site-data', CLEAR_SITE_DATA_COOKIES)
-      }
+      if (auth.via === 'cookie') clearSessionCookies(request, reply)
       return reply.code(204).send()
     },
   )

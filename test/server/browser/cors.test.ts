@@ -210,7 +210,10 @@ describe('CORS configuration refused at boot', () => {
   }
 
   it('the production profile without CORS_ORIGINS trusts no origin at all', async () => {
-    const t = await startTestApp({ create: createSqliteDatabase, env: { GATEHOUSE_ENV: 'production' } })
+    const t = await startTestApp({
+      create: createSqliteDatabase,
+      env: { GATEHOUSE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:2525' },
+    })
     try {
       assert.deepEqual(t.config.corsOrigins, [])
       assertNoCors(await t.app.inject({ url: '/healthz', headers: { origin: DEMO_ORIGIN } }))

@@ -243,7 +243,10 @@ describe('Swagger UI with cookie sessions and CSRF', () => {
 
 describe('docs in the production profile', () => {
   it('neither the UI nor /openapi.json is served by default; the document still names the __Host-token cookie', async () => {
-    const t = await startTestApp({ create: createSqliteDatabase, env: { GATEHOUSE_ENV: 'production' } })
+    const t = await startTestApp({
+      create: createSqliteDatabase,
+      env: { GATEHOUSE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:2525' },
+    })
     try {
       assert.equal((await t.app.inject({ url: '/docs' })).statusCode, 404)
       assert.equal((await t.app.inject({ url: '/openapi.json' })).statusCode, 404)

@@ -33,7 +33,11 @@ for (const { dialect, skip, create } of dialects()) {
     before(async () => {
       t = await startTestApp({
         create,
-        env: { GATEHOUSE_ENV: 'production', ACCESS_TOKEN_TTL_SECONDS: String(TTL_SECONDS) },
+        env: {
+          GATEHOUSE_ENV: 'production',
+          SMTP_URL: 'smtp://127.0.0.1:2525',
+          ACCESS_TOKEN_TTL_SECONDS: String(TTL_SECONDS),
+        },
       })
       assert.equal(t.config.env, 'production')
       const registered = await register(t.app, 'prod@example.com', PASSWORD)
@@ -161,7 +165,7 @@ describe('production profile refuses to boot without a strong secret', () => {
       await assert.rejects(
         startTestApp({
           create: createSqliteDatabase,
-          env: { GATEHOUSE_ENV: 'production', GATEHOUSE_SECRET: secret },
+          env: { GATEHOUSE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:2525', GATEHOUSE_SECRET: secret },
         }),
         message,
       )

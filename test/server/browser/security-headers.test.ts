@@ -141,7 +141,12 @@ for (const profile of ['development', 'production'] as const) {
         // Production serves the docs only on request: enable them so /docs is probed in both.
         env:
           profile === 'production'
-            ? { GATEHOUSE_ENV: 'production', GATEHOUSE_DOCS: '1', CORS_ORIGINS: DEMO_ORIGIN }
+            ? {
+                GATEHOUSE_ENV: 'production',
+                SMTP_URL: 'smtp://127.0.0.1:2525',
+                GATEHOUSE_DOCS: '1',
+                CORS_ORIGINS: DEMO_ORIGIN,
+              }
             : {},
       })
       assert.equal((await register(t.app, 'headers@example.com', PASSWORD)).statusCode, 201)
