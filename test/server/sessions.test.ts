@@ -272,7 +272,7 @@ for (const { dialect, skip, create } of dialects()) {
       assertRefused(await me(t, sessionCookieOnly(browser)), 'the ended session')
     })
 
-    it('ending another session by its id leaves this browser\'s cookies alone', async () => {
+    it("ending another session by its id leaves this browser's cookies alone", async () => {
       const other = await bearerLogin(t, 'owner@example.com')
       const browser = await loginWithCookie(t.app, 'owner@example.com', PASSWORD)
       const otherId = (await listSessions(t, bearer(other))).find((session) => session.current)!.id
