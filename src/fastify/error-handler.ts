@@ -9,19 +9,35 @@ interface FieldError {
   type: string
 }
 
+/**
+ * Field names come from the client (an unknown key is named back): only a short plain name is
+ * repeated, anything else is a placeholder, and at most `MAX_FIELD_ERRORS` distinct errors are
+ * listed, so a body of 3,000 odd keys cannot be echoed back eight times larger (OWASP Error
+ * Handling Cheat Sheet; ASVS 5.0 V16.5.1).
+ */
+const MAX_FIELD_ERRORS = 10
+const PLAIN_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+const shown = (name: string) => (PLAIN_NAME.test(name) ? name : '(unnamed field)')
+
 /** Fastify/ajv validation errors in FastAPI's shape: `detail: [{loc, msg, type}]`. */
 function toFieldErrors(error: FastifyError): FieldError[] {
   const context = error.validationContext ?? 'body'
-  return (error.validation ?? []).map((issue) => {
-    const path = issue.instancePath
+  const errors = new Map<string, FieldError>()
+  for (const issue of error.validation ?? []) {
+    const path: (string | number)[] = issue.instancePath
       .split('/')
       .filter(Boolean)
-      .map((part) => (/^\d+$/.test(part) ? Number(part) : part))
+      .map((part) => (/^\d+$/.test(part) ? Number(part) : shown(part)))
     const params = issue.params as Record<string, unknown>
-    if (typeof params.missingProperty === 'string') path.push(params.missingProperty)
-    if (typeof params.additionalProperty === 'string') path.push(params.additionalProperty)
-    return { loc: [context, ...path], msg: issue.message ?? 'Invalid value', type: issue.keyword }
-  })
+    if (typeof params.missingProperty === 'string') path.push(shown(params.missingProperty))
+    if (typeof params.additionalProperty === 'string') path.push(shown(params.additionalProperty))
+    const fieldError = { loc: [context, ...path], msg: issue.message ?? 'Invalid value', type: issue.keyword }
+    // One entry per field and message: a union's branches repeat "must be string" otherwise.
+    const key = JSON.stringify([fieldError.loc, fieldError.msg])
+    if (!errors.has(key)) errors.set(key, fieldError)
+    if (errors.size === MAX_FIELD_ERRORS) break
+  }
+  return [...errors.values()]
 }
 
 /** Fastify's own error codes that are the client's fault, mapped to our stable codes. */
