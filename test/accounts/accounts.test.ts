@@ -6,7 +6,7 @@ import bcrypt from 'bcryptjs'
 import { type Accounts, type AccountsOptions, createAccounts } from '../../src/accounts/accounts.ts'
 import type { AccessTokenContext } from '../../src/accounts/session.ts'
 import type { User } from '../../src/accounts/user.ts'
-import { type ErrorCode, GatehouseError } from '../../src/core/errors.ts'
+import type { ErrorCode, GatehouseError } from '../../src/core/errors.ts'
 import {
   argon2idParameters,
   createPasswordHasher,
@@ -17,6 +17,7 @@ import {
 } from '../../src/core/passwords/index.ts'
 import type { Store } from '../../src/store/open-store.ts'
 import { dialects, openTestStore } from '../helpers/databases.ts'
+import { refusedWith } from '../helpers/domain.ts'
 
 // @node-rs/argon2's Algorithm is a const enum, unreadable under isolated modules: Argon2id is 2.
 const ARGON2ID = 2 as Algorithm
@@ -33,16 +34,6 @@ let emailCounter = 0
 function uniqueEmail(label: string): string {
   emailCounter++
   return `${label}-${emailCounter}@example.com`
-}
-
-/** A rejection with this stable code (and, when given, this refused field). */
-function refusedWith(code: ErrorCode, field?: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof GatehouseError, `expected a GatehouseError, got ${String(error)}`)
-    assert.equal(error.code, code)
-    if (field !== undefined) assert.equal(error.field, field)
-    return true
-  }
 }
 
 /** A PASSWORD_POLICY refusal of the `password` field whose message matches. */

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { type Accounts, type AccountsOptions, createAccounts } from '../../src/accounts/accounts.ts'
 import type { TokenKind } from '../../src/accounts/session.ts'
-import { type ErrorCode, GatehouseError } from '../../src/core/errors.ts'
+import type { ErrorCode, GatehouseError } from '../../src/core/errors.ts'
 import { createPasswordHasher } from '../../src/core/passwords/index.ts'
 import { hashToken } from '../../src/core/tokens/index.ts'
 import type { Store } from '../../src/store/open-store.ts'
 import { dialects, openTestStore } from '../helpers/databases.ts'
+import { refusedWith } from '../helpers/domain.ts'
 
 const PASSWORD = 'correct horse battery staple'
 const WRONG_PASSWORD = 'correct horse battery stapler'
@@ -15,14 +16,6 @@ const CLIENT = { ip: '203.0.113.9', userAgent: FIREFOX }
 
 let emailCounter = 0
 const uniqueEmail = (label: string) => `${label}-${++emailCounter}@example.com`
-
-function refusedWith(code: ErrorCode) {
-  return (error: unknown) => {
-    assert.ok(error instanceof GatehouseError, `expected a GatehouseError, got ${String(error)}`)
-    assert.equal(error.code, code)
-    return true
-  }
-}
 
 for (const { dialect, skip, create } of dialects()) {
   describe(`login on ${dialect}`, { skip }, () => {

@@ -6,6 +6,7 @@ import { createPasswordHasher } from '../../src/core/passwords/index.ts'
 import { generateToken, hashToken } from '../../src/core/tokens/index.ts'
 import type { Store } from '../../src/store/open-store.ts'
 import { dialects, openTestStore } from '../helpers/databases.ts'
+import { refusedWith } from '../helpers/domain.ts'
 
 const PASSWORD = 'correct horse battery staple'
 const NEW_PASSWORD = 'a brand new passphrase'
@@ -14,14 +15,6 @@ const CLIENT = { ip: '198.51.100.77', userAgent: 'curl/8.5.0' }
 let emailCounter = 0
 const uniqueEmail = (label: string) => `${label}-${++emailCounter}@example.com`
 
-function refusedWith(code: ErrorCode, field?: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof GatehouseError, `expected a GatehouseError, got ${String(error)}`)
-    assert.equal(error.code, code)
-    if (field !== undefined) assert.equal(error.field, field)
-    return true
-  }
-}
 const resetInvalid = refusedWith('RESET_TOKEN_INVALID')
 const verifyInvalid = refusedWith('VERIFY_TOKEN_INVALID')
 

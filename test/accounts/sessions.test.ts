@@ -8,6 +8,7 @@ import { createPasswordHasher } from '../../src/core/passwords/index.ts'
 import { generatePublicId } from '../../src/core/tokens/index.ts'
 import type { Store } from '../../src/store/open-store.ts'
 import { dialects, openTestStore } from '../helpers/databases.ts'
+import { refusedWith } from '../helpers/domain.ts'
 
 const PASSWORD = 'correct horse battery staple'
 const CHROME =
@@ -18,11 +19,7 @@ const SUMMARY_KEYS = ['createdAt', 'current', 'expiresAt', 'id', 'ip', 'kind', '
 let emailCounter = 0
 const uniqueEmail = (label: string) => `${label}-${++emailCounter}@example.com`
 
-const notFound = (error: unknown) => {
-  assert.ok(error instanceof GatehouseError, `expected a GatehouseError, got ${String(error)}`)
-  assert.equal(error.code, 'NOT_FOUND')
-  return true
-}
+const notFound = refusedWith('NOT_FOUND')
 
 for (const { dialect, skip, create } of dialects()) {
   describe(`sessions on ${dialect}`, { skip }, () => {

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import type { MailRequest } from '../../accounts/recovery.ts'
 import { toPublicUser } from '../../accounts/user.ts'
 import { clientOf } from '../client-info.ts'
 import { currentUser } from '../current-user.ts'
@@ -76,22 +77,27 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
 
   if (options.recovery === false) return
 
-  app.post<{ Body: Static<typeof EmailBody> }>(
-    '/forgot-password',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Mail a password-reset link (the same answer whether or not the account exists)',
-        consumes: FORMS,
-        body: EmailBody,
-        response: { 202: Accepted, 422: ErrorRef },
+  /** A request that queues a mail: one answer, 202, whatever becomes of it. */
+  const mailRequestRoute = (path: string, summary: string, queue: (request: MailRequest) => Promise<void>) =>
+    app.post<{ Body: Static<typeof EmailBody> }>(
+      path,
+      {
+        schema: {
+          tags: ['auth'],
+          summary: `${summary} (the same answer whether or not the account exists)`,
+          consumes: FORMS,
+          body: EmailBody,
+          response: { 202: Accepted, 422: ErrorRef },
+        },
       },
-    },
-    async (request, reply) => {
-      await accounts.requestPasswordReset({ email: request.body.email, client: clientOf(request) })
-      return reply.code(202).send(ACCEPTED)
-    },
-  )
+      async (request, reply) => {
+        await queue({ email: request.body.email, client: clientOf(request) })
+        return reply.code(202).send(ACCEPTED)
+      },
+    )
+
+  mailRequestRoute('/forgot-password', 'Mail a password-reset link', accounts.requestPasswordReset)
+  mailRequestRoute('/request-verify-token', 'Mail an email-verification link', accounts.requestVerification)
 
   app.post<{ Body: Static<typeof ResetBody> }>(
     '/reset-password',
@@ -107,23 +113,6 @@ export async function accountRoutes(app: FastifyInstance, options: AccountRoutes
     async (request) => {
       const { token, password } = request.body
       return toPublicUser(await accounts.resetPassword({ token, password, client: clientOf(request) }))
-    },
-  )
-
-  app.post<{ Body: Static<typeof EmailBody> }>(
-    '/request-verify-token',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Mail an email-verification link (the same answer whether or not the account exists)',
-        consumes: FORMS,
-        body: EmailBody,
-        response: { 202: Accepted, 422: ErrorRef },
-      },
-    },
-    async (request, reply) => {
-      await accounts.requestVerification({ email: request.body.email, client: clientOf(request) })
-      return reply.code(202).send(ACCEPTED)
     },
   )
 
