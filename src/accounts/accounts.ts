@@ -5,10 +5,12 @@ import type { Database } from '../store/schema.ts'
 import { createCredentials } from './credentials.ts'
 import type { DomainContext, PasswordRules } from './domain-context.ts'
 import { type ClientInfo, createEventEmitter, type EventHook, type SecurityEventType } from './events.ts'
+import { admitHashing, type HashAdmissionOptions } from './hash-admission.ts'
 import { type AccountLimiters, createAccountLimiters, type LimiterOptions } from './limiters.ts'
 import { pruneOneTimeTokens } from './one-time-tokens.ts'
 import { type Preferences, readPreferences, writePreferences } from './preferences.ts'
 import { createRecovery } from './recovery.ts'
+import type { RevocationChannel } from './revocation-channel.ts'
 import type { AccessTokenContext, SessionSummary, TokenKind } from './session.ts'
 import { createSessions } from './sessions.ts'
 import type { User } from './user.ts'
@@ -41,6 +43,10 @@ export interface AccountsOptions {
   /** Called after a mail was queued (a worker in this process can then send it at once). */
   onMailQueued?: () => void
   onBackgroundError?: (error: unknown) => void
+  /** Bound on password hashes in flight and waiting (503 OVERLOADED beyond it); false: none. */
+  hashAdmission?: HashAdmissionOptions | false
+  /** Tells the other instances of this store about revocations (and hears theirs); none: TTL bound. */
+  revocations?: RevocationChannel
 }
 
 export type Accounts = ReturnType<typeof createAccounts>
@@ -84,7 +90,8 @@ export function createAccounts(options: AccountsOptions) {
   })
   const context: DomainContext = {
     db,
-    hasher: options.hasher,
+    hasher:
+      options.hashAdmission === false ? options.hasher : admitHashing(options.hasher, options.hashAdmission),
     passwordRules: options.passwordRules ?? createPasswordPolicy(),
     limiters,
     sessions,

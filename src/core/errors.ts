@@ -41,6 +41,12 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, detail: 'Too many requests' },
   INTERNAL: { status: 500, detail: 'Internal Server Error' },
   UNAVAILABLE: { status: 503, detail: 'Service unavailable' },
+  /** The database did not answer or cannot write (down, restarting, full, read-only, timed out). */
+  STORE_UNAVAILABLE: { status: 503, detail: 'The database is unavailable, try again shortly' },
+  /** More password checks are waiting than the server can run soon: shed before any hashing. */
+  OVERLOADED: { status: 503, detail: 'The server is busy, try again shortly' },
+  /** This instance is draining before it stops; another instance (or this one restarted) answers. */
+  SHUTTING_DOWN: { status: 503, detail: 'The server is restarting, try again shortly' },
 } as const satisfies Record<string, { status: number; detail: string }>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import type { Kysely } from 'kysely'
 import { type Accounts, createAccounts } from '../accounts/accounts.ts'
 import type { EventHook } from '../accounts/events.ts'
+import type { RevocationChannel } from '../accounts/revocation-channel.ts'
 import { createPasswordHasher, createPasswordPolicy } from '../core/passwords/index.ts'
 import type { Database } from '../store/schema.ts'
 import type { GatehouseConfig } from './config.ts'
@@ -12,6 +13,8 @@ export interface AccountsWiring {
   onMailQueued?: () => void
   /** Shared limiter counters (the server's); this process's memory when absent (the CLI). */
   redis?: Redis | null
+  /** Cross-instance revocations (the server's); none in the CLI, which publishes through `publish`. */
+  revocations?: RevocationChannel
 }
 
 /** The account use cases as the server and the CLI configure them: one place for both. */
@@ -52,5 +55,7 @@ export function accountsFromConfig(
     onEvent: wiring.onEvent,
     onMailQueued: wiring.onMailQueued,
     onBackgroundError: wiring.onBackgroundError,
+    hashAdmission: { maxInFlight: config.loginConcurrency, maxQueued: config.loginQueueSize },
+    revocations: wiring.revocations,
   })
 }

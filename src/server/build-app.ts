@@ -35,7 +35,14 @@ export async function buildApp(
   options: BuildOptions = {},
 ): Promise<FastifyInstance> {
   const ownsStore = options.store === undefined
-  const store = options.store ?? (await openMigratedStore(config.databaseUrl)).store
+  const store =
+    options.store ??
+    (
+      await openMigratedStore(config.databaseUrl, {
+        timeoutSeconds: config.databaseTimeoutSeconds,
+        poolSize: config.databasePoolSize,
+      })
+    ).store
   if (!ownsStore) await migrateToLatest(store.db, store.dialect)
 
   const server = gatehouseServerOptions({

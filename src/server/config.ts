@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { DEFAULT_TOUCH_INTERVAL_SECONDS, touchIntervalFor } from '../accounts/access-tokens.ts'
 import { LOGIN_THROTTLE_DEFAULTS as LOGIN } from '../accounts/login-throttle.ts'
 import { parseOriginList } from '../core/cors/origin.ts'
@@ -76,6 +77,18 @@ export interface GatehouseConfig {
   mailRequestsPerEmail: number
   mailRequestsPerIp: number
   auditRetentionDays: number
+  /** Bound on connecting to the database and on every statement: a silent database cannot hang a request. */
+  databaseTimeoutSeconds: number
+  /** Connections per process in the PostgreSQL pool. */
+  databasePoolSize: number
+  /** Password hashes (argon2) computed at once; 0: derived from the cores and the thread pool. */
+  loginConcurrency: number
+  /** Password checks waiting for a slot; beyond it a login is shed with 503 OVERLOADED. */
+  loginQueueSize: number
+  /** SIGTERM/SIGINT: requests in hand are answered and work finished within this, then the process exits. */
+  shutdownTimeoutSeconds: number
+  /** HTTP worker processes (node:cluster) on one port; 1: this process serves. */
+  workers: number
 }
 
 export type Env = Record<string, string | undefined>
@@ -344,5 +357,18 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     // NIST SP 800-63B-4 §3.1.1.2: at least 8, and 15 when the password is the only factor.
     passwordMinLength: integer(env, 'PASSWORD_MIN_LENGTH', 8, 8, 1024),
     auditRetentionDays: integer(env, 'AUDIT_RETENTION_DAYS', 90, 1, 3650),
+    databaseTimeoutSeconds: integer(env, 'DATABASE_TIMEOUT_SECONDS', 5, 1, 300),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    loginConcurrency: integer(env, 'LOGIN_CONCURRENCY', 0, 0, 1024),
+    loginQueueSize: integer(env, 'LOGIN_QUEUE_SIZE', 16, 0, 100_000),
+    shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
+    workers: workers(env),
   }
+}
+
+/** `WORKERS=auto` is one per core; a number is taken as given (1: no cluster). */
+function workers(env: Env): number {
+  const raw = env.WORKERS
+  if (raw === 'auto') return availableParallelism()
+  return integer(env, 'WORKERS', 1, 1, 256)
 }

@@ -1,7 +1,7 @@
 import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely'
 import { initialMigration } from './migrations/001-initial.ts'
 import { accountLifecycleMigration } from './migrations/002-account-lifecycle.ts'
-import { openStore, type Store } from './open-store.ts'
+import { openStore, type Store, type StoreOptions } from './open-store.ts'
 import type { Database, Dialect } from './schema.ts'
 
 /** Migrations are code (no folder scanning), so they ship inside the package and run anywhere. */
@@ -46,8 +46,11 @@ export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): P
 }
 
 /** Opens the store and migrates it; a store that fails to migrate is closed, not leaked. */
-export async function openMigratedStore(databaseUrl: string): Promise<{ store: Store; applied: string[] }> {
-  const store = openStore(databaseUrl)
+export async function openMigratedStore(
+  databaseUrl: string,
+  options: StoreOptions = {},
+): Promise<{ store: Store; applied: string[] }> {
+  const store = openStore(databaseUrl, options)
   try {
     return { store, applied: await migrateToLatest(store.db, store.dialect) }
   } catch (error) {

@@ -29,7 +29,7 @@ function ensureParentDirectory(path: string): void {
   throw new Error(`DATABASE_URL: the folder ${dir} does not exist; create it first (only ./data/ is created)`)
 }
 
-function openSqlite(path: string): Kysely<Database> {
+function openSqlite(path: string, _options: StoreOptions): Kysely<Database> {
   if (path !== ':memory:') ensureParentDirectory(path)
   const database = new SqliteDatabase(path)
   // WAL: readers never block the writer; foreign keys are off by default in SQLite.
@@ -40,10 +40,10 @@ function openSqlite(path: string): Kysely<Database> {
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) })
 }
 
-function openPostgres(url: string): Kysely<Database> {
+function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: url,
-    max: 10,
+    max: options.poolSize ?? 10,
     // bigint (epoch milliseconds) as a JS number, like SQLite gives: safe until year 287396.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -58,8 +58,15 @@ function openPostgres(url: string): Kysely<Database> {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
 }
 
-export function openStore(databaseUrl: string): Store {
+export interface StoreOptions {
+  /** Bound on connecting and on every statement, in seconds (default 5). */
+  timeoutSeconds?: number
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number
+}
+
+export function openStore(databaseUrl: string, options: StoreOptions = {}): Store {
   const { dialect, target } = parseDatabaseUrl(databaseUrl)
-  const db = dialect === 'postgres' ? openPostgres(target) : openSqlite(target)
+  const db = dialect === 'postgres' ? openPostgres(target, options) : openSqlite(target, options)
   return { db, dialect, close: () => db.destroy() }
 }

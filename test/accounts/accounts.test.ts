@@ -6,7 +6,7 @@ import bcrypt from 'bcryptjs'
 import { type Accounts, type AccountsOptions, createAccounts } from '../../src/accounts/accounts.ts'
 import type { AccessTokenContext } from '../../src/accounts/session.ts'
 import type { User } from '../../src/accounts/user.ts'
-import type { ErrorCode, GatehouseError } from '../../src/core/errors.ts'
+import type { GatehouseError } from '../../src/core/errors.ts'
 import {
   argon2idParameters,
   createPasswordHasher,

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { type Accounts, type AccountsOptions, createAccounts } from '../../src/accounts/accounts.ts'
-import { type ErrorCode, GatehouseError } from '../../src/core/errors.ts'
 import { createPasswordHasher } from '../../src/core/passwords/index.ts'
 import { generateToken, hashToken } from '../../src/core/tokens/index.ts'
 import type { Store } from '../../src/store/open-store.ts'
