@@ -23,3 +23,49 @@ export interface RevocationChannel {
   subscribe(listener: RevocationListener): void
   close(): Promise<void>
 }
+
+const TOKEN_HASH = /^[0-9a-f]{64}$/
+const USER_ID = /^[1-9]\d{0,15}$/
+
+/**
+ * The wire form, shared by every channel: `t:<sha256 hex>` or `u:<user id>`, at most 66 bytes.
+ * Never the token itself. The hash is what `access_tokens.token_hash` stores, so it is a lookup
+ * key, not a credential: presenting it authenticates nothing (the server hashes what it is sent),
+ * and the channels are private to the deployment (the database's own connection, the Redis the
+ * instances share, the cluster's IPC pipe).
+ */
+export function encodeRevocation(revocation: Revocation): string {
+  return revocation.kind === 'token' ? `t:${revocation.tokenHash}` : `u:${revocation.userId}`
+}
+
+/** The revocation a message names, or null for anything else (it is then ignored). */
+export function decodeRevocation(message: unknown): Revocation | null {
+  if (typeof message !== 'string') return null
+  const value = message.slice(2)
+  if (message.startsWith('t:') && TOKEN_HASH.test(value)) return { kind: 'token', tokenHash: value }
+  if (message.startsWith('u:') && USER_ID.test(value)) return { kind: 'user', userId: Number(value) }
+  return null
+}
+
+/** Calls every subscribed listener; one that throws does not keep the message from the others. */
+export function createListenerSet() {
+  const listeners: RevocationListener[] = []
+  const each = (call: (listener: RevocationListener) => void) => {
+    for (const listener of listeners) {
+      try {
+        call(listener)
+      } catch {
+        // A listener only drops cache entries; there is nothing a channel could do about a failure.
+      }
+    }
+  }
+  return {
+    add: (listener: RevocationListener) => void listeners.push(listener),
+    /** A raw message off the wire: decoded, and ignored when it names nothing. */
+    deliver(message: unknown) {
+      const revocation = decodeRevocation(message)
+      if (revocation !== null) each((listener) => listener.revoked(revocation))
+    },
+    missed: () => each((listener) => listener.missed()),
+  }
+}
