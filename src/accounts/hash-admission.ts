@@ -4,37 +4,67 @@ import type { PasswordHasher } from '../core/passwords/index.ts'
 
 /**
  * Admission control for password hashing (OWASP Denial of Service Cheat Sheet, "limit the
- * resources a request can consume"): argon2 is the one thing a client can make the server spend
- * ~50 ms of CPU on, so at most `maxInFlight` hashes run and `maxQueued` wait; beyond that a check
- * is refused with 503 OVERLOADED at once, before any hashing, instead of queueing without bound
- * and starving every other request.
+ * resources a request can consume"; OWASP Password Storage Cheat Sheet, "a slow hash is a DoS
+ * vector"): argon2 is the one thing a client can make the server spend ~30 ms of a core and 19 MiB
+ * on, so at most `maxInFlight` hashes run and `maxQueued` wait; beyond that the call is refused
+ * with 503 OVERLOADED at once, before any hashing, instead of queueing without bound and starving
+ * every other request. Every hash counts alike: verify, dummy verify (unknown email), and the hash
+ * of a new password (register, change, reset). A verify that rehashes an outdated hash does both
+ * in one slot.
  */
 export interface HashAdmissionOptions {
-  /** Hashes computed at once; default: one core fewer than the machine has (at least 1). */
+  /** Hashes computed at once; 0 or absent: `defaultHashConcurrency()`. */
   maxInFlight?: number
-  /** Checks waiting for a slot; default 16. */
+  /** Calls waiting for a slot; default 16. 0: none wait (refused as soon as every slot is busy). */
   maxQueued?: number
 }
 
-export const defaultHashConcurrency = () => Math.max(1, availableParallelism() - 1)
+export const DEFAULT_HASH_QUEUE = 16
+
+/**
+ * One core fewer than the machine has, and one thread fewer than libuv's pool, at least 1. The
+ * async argon2 runs on the pool: a core kept free of hashing serves everything else (on 2 cores,
+ * 1 in flight keeps GET /protected-route at ≥ 0.5× its idle throughput under a login flood, 2
+ * does not: bench/login-flood.ts), and a thread kept free of hashing serves the pool's other
+ * users (fs, dns.lookup, async crypto) without queueing behind a flood.
+ */
+export function defaultHashConcurrency(
+  cores = availableParallelism(),
+  threadPool = Number(process.env.UV_THREADPOOL_SIZE) || 4,
+): number {
+  return Math.max(1, Math.min(cores - 1, threadPool - 1))
+}
+
+function count(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(`${name} must be an integer of at least ${min}`)
+  }
+  return value
+}
 
 export function admitHashing(hasher: PasswordHasher, options: HashAdmissionOptions = {}): PasswordHasher {
-  const maxInFlight = options.maxInFlight || defaultHashConcurrency()
-  const maxQueued = options.maxQueued ?? 16
+  // A negative or fractional bound would park every call in a queue nobody drains: refused early.
+  const maxInFlight = count('maxInFlight', options.maxInFlight, 0, 0) || defaultHashConcurrency()
+  const maxQueued = count('maxQueued', options.maxQueued, DEFAULT_HASH_QUEUE, 0)
   let inFlight = 0
   const waiting: (() => void)[] = []
 
   const admitted = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (inFlight >= maxInFlight) {
-      if (waiting.length >= maxQueued) throw new GatehouseError('OVERLOADED', { retryAfterSeconds: 1 })
+    if (inFlight < maxInFlight) {
+      inFlight++
+    } else if (waiting.length < maxQueued) {
+      // Resolved by a finishing call that hands its slot over (inFlight unchanged).
       await new Promise<void>((resolve) => waiting.push(resolve))
     } else {
-      inFlight++
+      // RFC 9110 §10.2.3: a 503 says when to retry; a queue of 16 drains in well under a second.
+      throw new GatehouseError('OVERLOADED', { retryAfterSeconds: 1 })
     }
     try {
       return await work()
     } finally {
-      // The slot passes straight to the next in line, so inFlight never overshoots.
+      // The slot passes straight to the first in line: a call arriving meanwhile still sees every
+      // slot taken and queues behind it (FIFO, and inFlight never exceeds maxInFlight).
       const next = waiting.shift()
       if (next) next()
       else inFlight--
