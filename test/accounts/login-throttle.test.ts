@@ -2,7 +2,11 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BoundedMemoryStore } from '../../src/accounts/bounded-memory-store.ts'
-import { createLoginThrottle, type LoginThrottleOptions } from '../../src/accounts/login-throttle.ts'
+import {
+  createLoginThrottle,
+  type LoginThrottleOptions,
+  NoVerdict,
+} from '../../src/accounts/login-throttle.ts'
 import { accountKey, clientKey } from '../../src/accounts/throttle-keys.ts'
 import { GatehouseError } from '../../src/core/errors.ts'
 
@@ -123,6 +127,54 @@ describe('login throttle (memory store)', () => {
     await assert.rejects(attempt('c@example.com', '10.0.0.1', broken), /database down/)
     await assert.rejects(attempt('c@example.com', '10.0.0.1', broken), /database down/)
     await assert.rejects(attempt('c@example.com', '10.0.0.1', SUCCEED), (e) => assertRateLimited(e))
+  })
+
+  it('gives back an attempt whose check reached no verdict, and rethrows what it wraps', async () => {
+    const memoryStore = new BoundedMemoryStore()
+    const { attempt, runs } = setup({ maxFailuresPerAccount: 2, maxFailuresPerIp: 3, memoryStore })
+    const storeDown = new Error('connect ECONNREFUSED 127.0.0.1:5432')
+    const noVerdict = async () => {
+      throw new NoVerdict(storeDown)
+    }
+    for (let i = 0; i < 15; i++) {
+      await assert.rejects(attempt('f@example.com', '10.0.0.1', noVerdict), (error) => error === storeDown)
+    }
+    assert.equal(runs(), 15)
+    assert.equal(memoryStore.size, 0, 'nothing counted, on either key')
+    assert.deepEqual(await attempt('f@example.com', '10.0.0.1', SUCCEED), { id: 1 })
+  })
+
+  it('counts failures, not attempts in flight, per IP: 150 at once, none correct refused below the limit', async () => {
+    const { attempt, runs } = setup({ maxFailuresPerAccount: 10, maxFailuresPerIp: 100 })
+    const slow = <T>(value: T) => sleep(30).then(() => value)
+    // 99 wrong and 51 right passwords from one address (a NAT, an office), all in flight at once.
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 150 }, (_, i) =>
+        attempt(`nat${i}@example.com`, '10.0.0.200', () => slow(i % 3 === 0 || i === 1 ? { id: i } : null)),
+      ),
+    )
+    assert.equal(outcomes.filter((o) => o.status === 'rejected').length, 0)
+    assert.equal(runs(), 150)
+    const right = outcomes.filter((o) => o.status === 'fulfilled' && o.value !== null)
+    assert.equal(right.length, 51)
+    // 100 failures now: the limit still blocks the address, for the right password too.
+    await attempt('one-more@example.com', '10.0.0.200')
+    await assert.rejects(attempt('nat0@example.com', '10.0.0.200', SUCCEED), (e) => assertRateLimited(e))
+  })
+
+  it('per IP, lets the failures of checks already in flight land past the limit, then blocks', async () => {
+    const { attempt, runs } = setup({ maxFailuresPerAccount: 0, maxFailuresPerIp: 5 })
+    const slowFailure = () => sleep(20).then(() => null)
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) => attempt(`o${i}@example.com`, '10.0.0.7', slowFailure)),
+    )
+    // Every one was in flight before the fifth failure: the overshoot is what was in flight, which
+    // the hash admission bounds (test/accounts/login-throttle-concurrency.test.ts).
+    assert.equal(runs(), 8)
+    await assert.rejects(attempt('later@example.com', '10.0.0.7', SUCCEED), (error) => {
+      assertRateLimited(error)
+      return Number((error as GatehouseError).retryAfterSeconds) > 890
+    })
   })
 
   it('ends a block blockSeconds after the failure that reached the limit', async () => {
