@@ -4,6 +4,7 @@ import { isVerifiablePassword } from '../core/passwords/index.ts'
 import { hashToken } from '../core/tokens/index.ts'
 import type { DomainContext } from './domain-context.ts'
 import type { ClientInfo } from './events.ts'
+import { NoVerdict } from './login-throttle.ts'
 import { deleteUserOneTimeTokens } from './one-time-tokens.ts'
 import { enqueueMail } from './outbox.ts'
 import type { AccessTokenContext, IssuedAccessToken, TokenKind } from './session.ts'
@@ -40,6 +41,28 @@ export interface ChangePasswordInput {
   client: ClientInfo
 }
 
+/**
+ * A password check's failures that teach nothing about the password, so the throttle gives the
+ * attempt back (issue 8, §1 and §2): the account's lookup (whatever the store throws, no hash was
+ * compared yet), and a hashing shed by admission (OVERLOADED is thrown before anything is hashed).
+ * Any other error of a verify may come after its comparison and stays a counted failure.
+ */
+async function lookupBeforeVerdict<T>(lookup: Promise<T>): Promise<T> {
+  try {
+    return await lookup
+  } catch (error) {
+    throw new NoVerdict(error)
+  }
+}
+
+async function unlessShed<T>(hashing: Promise<T>): Promise<T> {
+  try {
+    return await hashing
+  } catch (error) {
+    throw error instanceof GatehouseError && error.code === 'OVERLOADED' ? new NoVerdict(error) : error
+  }
+}
+
 /** Refuses a field with the domain's name for it; an adapter places it in its own input shape. */
 export function refuseField(code: GatehouseError['code'], field: string, message: string): never {
   throw new GatehouseError(code, { detail: message, field })
@@ -58,26 +81,34 @@ export function assertValidEmail(email: string): void {
 /** Logging in, proving the password again, and changing the credentials. */
 export function createCredentials(context: DomainContext) {
   const { db, hasher, limiters, sessions, emit } = context
+  // TODO(issue 8): `context.onBackgroundError` once DomainContext carries it (asked of its owner).
+  const reportBackground =
+    (context as DomainContext & { onBackgroundError?: (error: unknown) => void }).onBackgroundError ??
+    (() => {})
 
   /**
    * The user for these credentials, or null; unknown email, wrong password and inactive account
    * all look the same and cost the same (OWASP Authentication Cheat Sheet, "Authentication and
    * error messages"). `accountId` names the account the email belongs to, for the audit trail only.
+   * Throws NoVerdict when no password was compared (store down, hashing shed), and nothing once
+   * one was: the verdict is the only thing the outcome may depend on.
    */
   async function checkCredentials(email: string, password: string) {
     if (!isVerifiablePassword(password)) {
       // Still costs one verify: an over-long or empty password must not time differently.
-      await hasher.verifyDummy(password.slice(0, 1024))
+      await unlessShed(hasher.verifyDummy(password.slice(0, 1024)))
       return { user: null, accountId: null }
     }
-    const found = await findCredentialsByEmail(db, email)
+    const found = await lookupBeforeVerdict(findCredentialsByEmail(db, email))
     if (!found) {
-      await hasher.verifyDummy(password)
+      await unlessShed(hasher.verifyDummy(password))
       return { user: null, accountId: null }
     }
-    const { valid, upgradedHash } = await hasher.verifyAndUpgrade(password, found.hashedPassword)
+    const { valid, upgradedHash } = await unlessShed(hasher.verifyAndUpgrade(password, found.hashedPassword))
     if (!valid || !found.user.isActive) return { user: null, accountId: found.user.id }
-    if (upgradedHash) await updatePasswordHash(db, found.user.id, upgradedHash)
+    // Best effort: a failed rehash (store down, disk full) would answer 5xx to a right password
+    // only, telling it from a wrong one; the old hash still verifies and is upgraded next time.
+    if (upgradedHash) await updatePasswordHash(db, found.user.id, upgradedHash).catch(reportBackground)
     return { user: found.user, accountId: found.user.id }
   }
 
@@ -94,7 +125,9 @@ export function createCredentials(context: DomainContext) {
         return outcome.user
       })
       return { user, accountId }
-    } catch (error) {
+    } catch (caught) {
+      // A throttle of the library user's own may not know NoVerdict: what it wraps leaves.
+      const error = caught instanceof NoVerdict ? caught.error : caught
       if (error instanceof GatehouseError && error.code === 'RATE_LIMITED') {
         emit('login.throttled', { userId, client })
       }
