@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { LightMyRequestResponse } from 'light-my-request'
+import type { LightMyRequestResponse } from 'fastify'
 import { createSqliteDatabase } from '../helpers/databases.ts'
 import {
   assertNoStackTrace,
