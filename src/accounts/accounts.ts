@@ -87,6 +87,7 @@ export function createAccounts(options: AccountsOptions) {
     tokenCacheSeconds: options.tokenCacheSeconds,
     onBackgroundError,
     emit,
+    revocations: options.revocations,
   })
   const context: DomainContext = {
     db,
@@ -173,7 +174,7 @@ export function createAccounts(options: AccountsOptions) {
     async setActive(userId: number, isActive: boolean): Promise<User | null> {
       const user = await updateActive(db, userId, isActive)
       if (!isActive) await sessions.revokeUser(userId)
-      else sessions.forgetUser(userId)
+      else await sessions.forgetUser(userId)
       return user
     },
 

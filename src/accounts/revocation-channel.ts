@@ -69,3 +69,45 @@ export function createListenerSet() {
     missed: () => each((listener) => listener.missed()),
   }
 }
+
+/** The part of a pino logger a channel uses. */
+export interface ChannelLog {
+  warn(details: object, message: string): void
+  info(message: string): void
+}
+
+/**
+ * Up or down, with one log line per change (never one per retry), and the cache flush a channel
+ * owes its listeners when it comes back: whatever was published meanwhile never reached them.
+ */
+export function createLinkState(options: {
+  name: string
+  ttlSeconds: number
+  log: ChannelLog
+  listeners: { missed(): void }
+}) {
+  const { name, log } = options
+  let state: 'starting' | 'up' | 'down' = 'starting'
+  return {
+    get isUp() {
+      return state === 'up'
+    },
+    up() {
+      if (state === 'up') return
+      const wasDown = state === 'down'
+      state = 'up'
+      if (!wasDown) return
+      options.listeners.missed()
+      log.info(`revocation channel (${name}) restored: token cache flushed, revocations are instant again`)
+    },
+    down(error?: unknown) {
+      if (state === 'down') return
+      state = 'down'
+      log.warn(
+        { err: error },
+        `revocation channel (${name}) unavailable: revocations from other instances may take up to ` +
+          `TOKEN_CACHE_SECONDS (${options.ttlSeconds} s) until it is back`,
+      )
+    },
+  }
+}

@@ -12,6 +12,7 @@ import {
   validateAccessToken,
 } from './access-tokens.ts'
 import type { EmitEvent } from './events.ts'
+import type { Revocation, RevocationChannel } from './revocation-channel.ts'
 import type { AccessTokenContext, IssuedAccessToken, SessionSummary, TokenKind } from './session.ts'
 import { createTokenCache } from './token-cache.ts'
 
@@ -23,16 +24,32 @@ export interface SessionsOptions {
   tokenCacheSeconds?: number
   onBackgroundError?: (error: unknown) => void
   emit: EmitEvent
+  /** Tells the other instances about every revocation, and applies theirs to this cache. */
+  revocations?: RevocationChannel
 }
 
 /**
  * Every token issue, check and revocation, in one place: this module alone owns the token cache,
- * so no revocation can forget to clear it. A revocation takes effect at once on this instance;
+ * so no revocation can forget to clear it, nor to tell the other instances: every revocation is
+ * published on `revocations` once the database has it. It takes effect at once on this instance,
+ * on the others as soon as the message arrives; while the channel is down (or without one),
  * another instance's cache answers for at most `tokenCacheSeconds` (5 s by default) more.
  */
 export function createSessions(options: SessionsOptions) {
-  const { db, emit } = options
+  const { db, emit, revocations } = options
   const cache = createTokenCache({ ttlSeconds: options.tokenCacheSeconds ?? 0 })
+  if (cache !== null) {
+    revocations?.subscribe({
+      revoked: (revocation) =>
+        revocation.kind === 'token'
+          ? cache.deleteToken(revocation.tokenHash)
+          : cache.deleteUser(revocation.userId),
+      missed: () => cache.clear(),
+    })
+  }
+  // After the database write: an instance that drops its entry on receipt and reads the database
+  // again must find the token gone. A failed publish is the channel's to log; the revocation stands.
+  const publish = (revocation: Revocation) => revocations?.publish(revocation)
   const validateOptions = {
     idleTimeoutSeconds: options.idleTimeoutSeconds,
     // Refuses, at construction, an interval that would log out a token in steady use.
@@ -57,7 +74,9 @@ export function createSessions(options: SessionsOptions) {
 
     async revokeToken(tokenHash: string): Promise<boolean> {
       cache?.deleteToken(tokenHash)
-      return revokeAccessToken(db, tokenHash)
+      const revoked = await revokeAccessToken(db, tokenHash)
+      if (revoked) await publish({ kind: 'token', tokenHash })
+      return revoked
     },
 
     /** One of the user's own sessions; false when it is not theirs (or does not exist). */
@@ -65,6 +84,7 @@ export function createSessions(options: SessionsOptions) {
       const tokenHash = await revokeSessionById(db, userId, sessionId)
       if (tokenHash === null) return false
       cache?.deleteToken(tokenHash)
+      await publish({ kind: 'token', tokenHash })
       return true
     },
 
@@ -72,12 +92,19 @@ export function createSessions(options: SessionsOptions) {
     async revokeUser(userId: number, exceptTokenId?: number): Promise<number> {
       // Cleared first and tombstoned: a validation racing with the DELETE cannot re-cache a token.
       cache?.deleteUser(userId)
-      return revokeUserTokens(db, userId, exceptTokenId)
+      const count = await revokeUserTokens(db, userId, exceptTokenId)
+      // Also when none was deleted here: the user row may have changed (deactivation).
+      await publish({ kind: 'user', userId })
+      return count
     },
 
-    /** Cached contexts carry the user (email, verified flag): drop them after a change to it. */
-    forgetUser(userId: number): void {
+    /**
+     * Cached contexts carry the user (email, verified and active flags): drop them everywhere after
+     * a change to it. Not awaited by callers that need not wait: publishing never throws.
+     */
+    forgetUser(userId: number): Promise<void> {
       cache?.deleteUser(userId)
+      return publish({ kind: 'user', userId }) ?? Promise.resolve()
     },
 
     /** The user's live sessions (neither expired nor idle), newest first. */

@@ -6,7 +6,8 @@ import type { AccessTokenContext } from './session.ts'
  *
  * Safety: revocations, logouts and email changes made through this process drop the affected
  * entries at once; an entry never outlives its token's expiry; a change made by another process
- * (the CLI, a second instance) is seen within `ttlSeconds`. Set the TTL to 0 to turn it off.
+ * (the CLI, a second instance) is seen as soon as the revocation channel delivers it, and within
+ * `ttlSeconds` when there is none or it is down. Set the TTL to 0 to turn it off.
  * Unknown tokens are never cached, so random guesses cannot fill it.
  */
 export interface CachedToken {
@@ -29,6 +30,11 @@ export interface TokenCache {
   deleteToken(tokenHash: string, now?: number): void
   /** Forgets every token of the user, and caches none of them for one TTL. */
   deleteUser(userId: number, now?: number): void
+  /**
+   * Forgets every token (a revocation may have been missed), and caches nothing from a validation
+   * that began before: its database read may predate the revocation that was missed.
+   */
+  clear(now?: number): void
 }
 
 interface Entry extends CachedToken {
@@ -44,6 +50,8 @@ export function createTokenCache(options: { ttlSeconds: number; maxEntries?: num
   // token back once the revocation has cleared it, so nothing is cached for these for one TTL.
   const revokedTokens = new Map<string, number>()
   const revokedUsers = new Map<number, number>()
+  // Validations that started (read the database) at or before this time cache nothing.
+  let clearedAt = Number.NEGATIVE_INFINITY
   const isTombstoned = <K>(tombstones: Map<K, number>, key: K, now: number) => {
     const until = tombstones.get(key)
     if (until === undefined) return false
@@ -63,6 +71,7 @@ export function createTokenCache(options: { ttlSeconds: number; maxEntries?: num
       return entry
     },
     set(tokenHash, context, now, limits = {}) {
+      if (now <= clearedAt) return
       if (isTombstoned(revokedTokens, tokenHash, now) || isTombstoned(revokedUsers, context.user.id, now))
         return
       if (entries.size >= maxEntries) {
@@ -87,6 +96,10 @@ export function createTokenCache(options: { ttlSeconds: number; maxEntries?: num
       for (const [tokenHash, entry] of entries) {
         if (entry.context.user.id === userId) entries.delete(tokenHash)
       }
+    },
+    clear(now = Date.now()) {
+      entries.clear()
+      clearedAt = now
     },
   }
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
+import type { FastifyBaseLogger } from 'fastify'
 import type { Accounts } from '../accounts/accounts.ts'
+import type { ChannelLog } from '../accounts/revocation-channel.ts'
 import { findCredentialsByEmail } from '../accounts/users.ts'
 import { accountsFromConfig } from '../server/accounts-from-config.ts'
 import { loadConfig } from '../server/config.ts'
 import { loadDotEnv } from '../server/env-file.ts'
 import { serve } from '../server/main.ts'
+import { closeRedis, connectRedis } from '../server/redis.ts'
+import { revocationsFromConfig } from '../server/revocation-from-config.ts'
 import { describeDatabase } from '../store/database-url.ts'
 import { openMigratedStore } from '../store/migrate.ts'
 import type { Store } from '../store/open-store.ts'
@@ -18,20 +22,38 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
   version: string
 }
 
+/** Channel warnings go to stderr, one line each; nothing else of the logger is used. */
+const cliLog: ChannelLog = {
+  warn: (_details, message) => console.error(`warning: ${message}`),
+  info: () => {},
+}
+
 /**
  * Opens the configured store, migrated, runs `work` on it and its accounts, and always closes it.
- * `announce` first prints which database that is (never its credentials).
+ * `announce` first prints which database that is (never its credentials). `revokes`: the work
+ * ends sessions, so the running servers are told at once (NOTIFY on PostgreSQL, PUBLISH on Redis)
+ * instead of after their TOKEN_CACHE_SECONDS.
  */
 async function withStore<T>(
   work: (context: { store: Store; accounts: Accounts; applied: string[] }) => Promise<T>,
-  options: { announce?: boolean } = {},
+  options: { announce?: boolean; revokes?: boolean } = {},
 ): Promise<T> {
   const config = loadConfig()
   if (options.announce) console.log(`database: ${describeDatabase(config.databaseUrl)}`)
   const { store, applied } = await openMigratedStore(config.databaseUrl)
+  // Redis only carries the news when the store is SQLite (src/server/revocation-from-config.ts).
+  const redis =
+    options.revokes && config.redisUrl && store.dialect === 'sqlite'
+      ? await connectRedis(config.redisUrl, `${config.redisKeyPrefix}:cli`, cliLog as FastifyBaseLogger)
+      : null
+  const revocations = options.revokes
+    ? revocationsFromConfig(config, { store, redis, log: cliLog, listen: false })
+    : undefined
   try {
-    return await work({ store, accounts: accountsFromConfig(store.db, config), applied })
+    return await work({ store, accounts: accountsFromConfig(store.db, config, { revocations }), applied })
   } finally {
+    await revocations?.close()
+    if (redis) await closeRedis(redis)
     await store.close()
   }
 }
@@ -107,14 +129,17 @@ program
   .argument('<email>')
   .option('--session <id>', 'revoke only this session (its id from `gatehouse sessions <email>`)')
   .action(async (email: string, options: { session?: string }) => {
-    const count = await withStore(async ({ store, accounts }) => {
-      const userId = await userIdOf(store, email)
-      if (options.session === undefined) return accounts.revokeUserTokens(userId)
-      if (!(await accounts.revokeUserSession(userId, options.session))) {
-        throw new Error(`${email} has no session ${options.session}`)
-      }
-      return 1
-    })
+    const count = await withStore(
+      async ({ store, accounts }) => {
+        const userId = await userIdOf(store, email)
+        if (options.session === undefined) return accounts.revokeUserTokens(userId)
+        if (!(await accounts.revokeUserSession(userId, options.session))) {
+          throw new Error(`${email} has no session ${options.session}`)
+        }
+        return 1
+      },
+      { revokes: true },
+    )
     console.log(`revoked ${count} token(s)`)
   })
 
@@ -125,7 +150,9 @@ program
   .option('--activate', 'activate it again instead')
   .action(async (email: string, options: { activate?: boolean }) => {
     const active = options.activate === true
-    await withStore(async ({ store, accounts }) => accounts.setActive(await userIdOf(store, email), active))
+    await withStore(async ({ store, accounts }) => accounts.setActive(await userIdOf(store, email), active), {
+      revokes: true,
+    })
     console.log(`${email} is ${active ? 'active' : 'deactivated'}`)
   })
 

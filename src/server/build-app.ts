@@ -21,6 +21,7 @@ import type { GatehouseConfig } from './config.ts'
 import { loggerOptions } from './logger.ts'
 import { type MailWorker, startMailWorker } from './mail-worker.ts'
 import { closeRedis, connectRedis } from './redis.ts'
+import { revocationsFromConfig } from './revocation-from-config.ts'
 
 export interface BuildOptions {
   /** Use this store instead of opening `config.databaseUrl` (it is then not closed with the app). */
@@ -74,12 +75,15 @@ export async function buildApp(
     db: store.db,
     onError: (error) => app.log.warn({ err: error }, 'audit trail write failed'),
   })
+  // Keeps every instance's token cache coherent: a revocation here is dropped there at once.
+  const revocations = revocationsFromConfig(config, { store, redis, log: app.log, listen: true })
   let mailWorker: MailWorker | null = null
   const accounts = accountsFromConfig(store.db, config, {
     onBackgroundError: (error) => app.log.warn({ err: error }, 'background work failed'),
     onEvent: auditLog.record,
     onMailQueued: () => mailWorker?.wake(),
     redis,
+    revocations,
   })
 
   try {
@@ -88,6 +92,7 @@ export async function buildApp(
   } catch (error) {
     // The caller never gets this app to close: release the connections here.
     await auditLog.close()
+    await revocations?.close()
     if (redis) await closeRedis(redis)
     if (ownsStore) await store.close()
     throw error
@@ -108,6 +113,8 @@ export async function buildApp(
     clearInterval(timer)
     await mailWorker?.stop()
     await auditLog.close()
+    // Before Redis and the store, which it publishes through.
+    await revocations?.close()
     if (redis) await closeRedis(redis)
     if (ownsStore) await store.close()
   })

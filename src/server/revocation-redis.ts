@@ -1,0 +1,94 @@
+import type { Redis } from 'ioredis'
+import {
+  type ChannelLog,
+  createLinkState,
+  createListenerSet,
+  encodeRevocation,
+  type RevocationChannel,
+} from '../accounts/revocation-channel.ts'
+
+export interface RedisRevocationOptions {
+  /** The shared client (no offline queue, bounded commands): PUBLISH goes through it. */
+  publisher: Redis
+  /** REDIS_KEY_PREFIX: the channel is `<prefix>:revocations`. */
+  keyPrefix: string
+  log: ChannelLog
+  ttlSeconds: number
+  /** False in the CLI: it publishes only. */
+  listen?: boolean
+}
+
+/** The pub/sub channel: Redis pub/sub ignores the database number, so only the prefix separates deployments. */
+export const redisRevocationChannelName = (keyPrefix: string) => `${keyPrefix}:revocations`
+/** CLIENT SETNAME of the subscriber connection, to find it in CLIENT LIST. */
+export const redisSubscriberName = (keyPrefix: string) => `${keyPrefix}:revocations-subscriber`
+
+/**
+ * Revocations over Redis pub/sub, for instances on one SQLite file (workers with REDIS_URL, or
+ * the CLI beside a running server). A subscribed connection can run nothing else, so the
+ * subscriber is a second connection, a duplicate of the shared one; ioredis reconnects it with
+ * back-off. It subscribes again itself on every 'ready', and only then reports the channel up
+ * and flushes the cache, so no message can fall between the flush and the subscription.
+ */
+export function redisRevocationChannel(options: RedisRevocationOptions): RevocationChannel {
+  const channel = redisRevocationChannelName(options.keyPrefix)
+  const listeners = createListenerSet()
+  const link = createLinkState({
+    name: 'Redis pub/sub',
+    ttlSeconds: options.ttlSeconds,
+    log: options.log,
+    listeners,
+  })
+  let publishFailing = false
+  let subscriber: Redis | null = null
+
+  if (options.listen !== false) {
+    const sub = options.publisher.duplicate({
+      connectionName: redisSubscriberName(options.keyPrefix),
+      autoResubscribe: false,
+      // Only SUBSCRIBE is ever sent, from 'ready': nothing waits in a queue.
+      enableOfflineQueue: false,
+      lazyConnect: false,
+    })
+    subscriber = sub
+    sub.on('message', (from: string, message: string) => {
+      if (from === channel) listeners.deliver(message)
+    })
+    sub.on('ready', () => {
+      sub.subscribe(channel).then(
+        () => link.up(),
+        (error: unknown) => {
+          link.down(error)
+          // A connection that cannot subscribe is useless: drop it, ioredis reconnects.
+          sub.disconnect(true)
+        },
+      )
+    })
+    sub.on('error', (error: unknown) => link.down(error))
+    sub.on('close', () => {
+      if (subscriber !== null) link.down()
+    })
+  }
+
+  return {
+    async publish(revocation) {
+      try {
+        await options.publisher.publish(channel, encodeRevocation(revocation))
+        publishFailing = false
+      } catch (error) {
+        if (publishFailing) return
+        publishFailing = true
+        options.log.warn(
+          { err: error },
+          `revocation not published: other instances honour it within TOKEN_CACHE_SECONDS (${options.ttlSeconds} s)`,
+        )
+      }
+    },
+    subscribe: (listener) => listeners.add(listener),
+    async close() {
+      const sub = subscriber
+      subscriber = null
+      sub?.disconnect()
+    },
+  }
+}
