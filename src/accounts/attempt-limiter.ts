@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { RateLimiterRes } from 'rate-limiter-flexible'
 import { BoundedMemoryStore } from './bounded-memory-store.ts'
 import { counterLimiter, rateLimited } from './rate-limit.ts'
+import type { SharedCounters } from './shared-counters.ts'
 import { accountKey, clientKey } from './throttle-keys.ts'
 
 /**
@@ -18,6 +19,8 @@ export interface AttemptLimiterOptions {
   windowSeconds?: number
   /** Counts shared by every instance on this Redis; this process's memory when absent. */
   redis?: Redis | null
+  /** Counts shared with other processes without Redis (the cluster primary's). */
+  shared?: SharedCounters | null
   /** Keys are `<keyPrefix>:ip:<address>` (or `<keyPrefix>:account:<sha256 of the email>`). */
   keyPrefix?: string
   /** What is counted: a client IP (default), or an account named by its email. */
@@ -56,6 +59,7 @@ export function createAttemptLimiter(options: AttemptLimiterOptions = {}): Attem
     keyPrefix: `${options.keyPrefix ?? 'gatehouse:register'}:${per}`,
     memory: options.memoryStore ?? new BoundedMemoryStore({ maxKeys: options.maxKeys }),
     redis: options.redis,
+    shared: options.shared,
   })
   return {
     async consume(subject: string): Promise<void> {

@@ -3,6 +3,8 @@ import { isGatehouseError } from '../core/errors.ts'
 import { type AttemptLimiter, createAttemptLimiter, REGISTER_LIMIT_DEFAULTS } from './attempt-limiter.ts'
 import { BoundedMemoryStore } from './bounded-memory-store.ts'
 import { createLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from './login-throttle.ts'
+import { shareCounters } from './rate-limit.ts'
+import type { SharedCounters } from './shared-counters.ts'
 
 /**
  * The domain's named limiters (OWASP Authentication Cheat Sheet, "Protect against automated
@@ -43,6 +45,11 @@ export interface LimiterOptions {
   verify?: MailRequestLimits
   /** Counters shared by every instance; this process's (bounded) memory when absent. */
   redis?: Redis | null
+  /**
+   * Counters shared with other processes when there is no Redis, such as the cluster primary's
+   * (src/server/cluster-counters.ts): per-process counters would multiply the guesses by N.
+   */
+  shared?: SharedCounters | null
   /** Keys are `<keyPrefix>:<limiter>:…`; default `gatehouse`. */
   keyPrefix?: string
   onStoreError?: (error: unknown) => void
@@ -53,19 +60,21 @@ export interface LimiterOptions {
 export function createAccountLimiters(options: LimiterOptions = {}): AccountLimiters {
   const prefix = options.keyPrefix ?? 'gatehouse'
   const memoryStore = new BoundedMemoryStore({ maxKeys: options.maxKeys })
-  const shared = { redis: options.redis, onStoreError: options.onStoreError, memoryStore }
+  // Every limiter below counts in `shared` (Redis first), with this memory as its fallback.
+  if (options.shared && !options.redis) shareCounters(memoryStore, options.shared)
+  const common = { redis: options.redis, onStoreError: options.onStoreError, memoryStore }
   const mailLimiter = (name: string, limits: MailRequestLimits = {}): MailRequestLimiter => {
     const defaults = MAIL_REQUEST_LIMIT_DEFAULTS
     const windowSeconds = limits.windowSeconds ?? defaults.windowSeconds
     const perEmail = createAttemptLimiter({
-      ...shared,
+      ...common,
       maxAttempts: limits.maxPerEmail ?? defaults.maxPerEmail,
       windowSeconds,
       keyPrefix: `${prefix}:${name}`,
       per: 'account',
     })
     const perIp = createAttemptLimiter({
-      ...shared,
+      ...common,
       maxAttempts: limits.maxPerIp ?? defaults.maxPerIp,
       windowSeconds,
       keyPrefix: `${prefix}:${name}`,
@@ -90,9 +99,9 @@ export function createAccountLimiters(options: LimiterOptions = {}): AccountLimi
     }
   }
   return {
-    login: createLoginThrottle({ ...options.login, ...shared, keyPrefix: `${prefix}:login` }),
+    login: createLoginThrottle({ ...options.login, ...common, keyPrefix: `${prefix}:login` }),
     register: createAttemptLimiter({
-      ...shared,
+      ...common,
       maxAttempts: options.register?.maxAttempts ?? REGISTER_LIMIT_DEFAULTS.maxAttempts,
       windowSeconds: options.register?.windowSeconds ?? REGISTER_LIMIT_DEFAULTS.windowSeconds,
       keyPrefix: `${prefix}:register`,

@@ -1,34 +1,42 @@
 import type { Redis } from 'ioredis'
-import { type RateLimiterLike, RateLimiterRedis } from 'rate-limiter-flexible'
+import type { RateLimiterLike } from 'rate-limiter-flexible'
 import { GatehouseError } from '../core/errors.ts'
 import type { BoundedMemoryStore } from './bounded-memory-store.ts'
 import { MemoryLimiter } from './memory-limiter.ts'
+import { redisCounters } from './redis-write-back.ts'
+import type { SharedCounters } from './shared-counters.ts'
+import { SharedLimiter } from './shared-limiter.ts'
 
 /** The store behind the login throttle and the attempt limiter: one counter per key. */
 export interface CounterOptions {
   points: number
   durationSeconds: number
   keyPrefix: string
-  /** This process's bounded memory: the store itself without Redis, Redis's insurance with it. */
+  /** This process's bounded memory: the store itself without a shared one, its fallback with it. */
   memory: BoundedMemoryStore
   redis?: Redis | null
+  /** Counters shared with other processes when there is no Redis (the cluster primary). */
+  shared?: SharedCounters | null
+}
+
+const sharedByMemory = new WeakMap<BoundedMemoryStore, SharedCounters>()
+
+/**
+ * Makes `memory` the fallback of `shared`: every counterLimiter given that memory (and no Redis)
+ * counts in `shared`. How createAccountLimiters reaches the limiters it builds through options
+ * that only carry the memory store.
+ */
+export function shareCounters(memory: BoundedMemoryStore, shared: SharedCounters): void {
+  sharedByMemory.set(memory, shared)
 }
 
 export function counterLimiter(options: CounterOptions): RateLimiterLike {
   const { points, durationSeconds: duration, keyPrefix, memory, redis } = options
-  const local = new MemoryLimiter(memory, { points, duration, keyPrefix })
-  if (!redis) return local
-  // Redis down: the insurance limiter (this process's memory) takes over. Failing open would hand
-  // an attacker unlimited attempts for as long as an outage lasts (one he may cause); failing
-  // closed would lock every user out. Per-instance counters keep the limits until Redis is back.
-  return new RateLimiterRedis({
-    storeClient: redis,
-    keyPrefix,
-    points,
-    duration,
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: local,
-  })
+  const shared = redis ? redisCounters(redis) : (options.shared ?? sharedByMemory.get(memory))
+  if (!shared) return new MemoryLimiter(memory, { points, duration, keyPrefix })
+  // Shared store unreachable: this process's memory takes over, and what it counts meanwhile is
+  // written back when the store returns (src/accounts/shared-limiter.ts says what holds).
+  return new SharedLimiter(shared, memory, { points, duration, keyPrefix })
 }
 
 /** A refusal that says when to try again (whole seconds, at least one). */

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import type { Redis } from 'ioredis'
 import type { Kysely } from 'kysely'
 import { type Accounts, createAccounts } from '../accounts/accounts.ts'
@@ -5,6 +6,7 @@ import type { EventHook } from '../accounts/events.ts'
 import type { RevocationChannel } from '../accounts/revocation-channel.ts'
 import { createPasswordHasher, createPasswordPolicy } from '../core/passwords/index.ts'
 import type { Database } from '../store/schema.ts'
+import { clusterCounters } from './cluster-counters.ts'
 import type { GatehouseConfig } from './config.ts'
 
 export interface AccountsWiring {
@@ -49,6 +51,9 @@ export function accountsFromConfig(
       forgotPassword: { maxPerEmail: config.mailRequestsPerEmail, maxPerIp: config.mailRequestsPerIp },
       verify: { maxPerEmail: config.mailRequestsPerEmail, maxPerIp: config.mailRequestsPerIp },
       redis: wiring.redis,
+      // Workers without Redis count in the primary: one counter per worker would give N times the
+      // guesses (issue 8). The primary answers through serveClusterCounters (src/server/cluster.ts).
+      shared: !wiring.redis && cluster.isWorker ? clusterCounters() : null,
       keyPrefix: config.redisKeyPrefix,
       onStoreError: wiring.onBackgroundError,
     },
