@@ -1,5 +1,6 @@
 export { parseDatabaseUrl } from './database-url.ts'
 export { migrateToLatest, openMigratedStore } from './migrate.ts'
-export { openStore, type Store } from './open-store.ts'
+export { openStore, probeStore, type Store, type StoreOptions } from './open-store.ts'
 export type { Database, Dialect } from './schema.ts'
+export { isStoreUnavailable } from './store-errors.ts'
 export { isUniqueViolation } from './unique-violation.ts'
