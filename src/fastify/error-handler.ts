@@ -1,7 +1,9 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERRORS, type ErrorCode, GatehouseError, isGatehouseError } from '../core/errors.ts'
+import { isStoreUnavailable } from '../store/store-errors.ts'
 import { unsupportedMediaTypeDetail } from './media-types.ts'
+import { STORE_RETRY_AFTER_SECONDS, storeOutageOf } from './store-outage.ts'
 
 interface FieldError {
   loc: (string | number)[]
@@ -95,6 +97,14 @@ export function gatehouseErrorHandler(
   reply: FastifyReply,
 ): FastifyReply {
   if (isGatehouseError(error)) return sendError(reply, error)
+  if (isStoreUnavailable(error)) {
+    // Logged once per outage by the tracker, not per request; the client may simply retry.
+    storeOutageOf(request.server).refused(error, request.log)
+    return sendError(
+      reply,
+      new GatehouseError('STORE_UNAVAILABLE', { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS }),
+    )
+  }
   if (error.validation) {
     return sendError(reply, new GatehouseError('VALIDATION_FAILED', { detail: toFieldErrors(error) }))
   }
@@ -113,7 +123,11 @@ export function gatehouseErrorHandler(
       .code(status)
       .send({ detail: STATUS_CODES[status] ?? ERRORS.CLIENT_ERROR.detail, code: 'CLIENT_ERROR' })
   }
-  request.log.error({ err: error }, 'unhandled error')
+  // Once, with what the request was (the stack and the route): the response says nothing of it.
+  request.log.error(
+    { err: error, method: request.method, route: request.routeOptions.url },
+    'unhandled error',
+  )
   return reply.code(500).send({ detail: ERRORS.INTERNAL.detail, code: 'INTERNAL' })
 }
 

@@ -1,9 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { sql } from 'kysely'
 import { GatehouseError } from '../../core/errors.ts'
+import { probeStore } from '../../store/open-store.ts'
+import { isStoreUnavailable } from '../../store/store-errors.ts'
 import '../host-allowlist.ts'
 import { ErrorRef } from '../schemas.ts'
+import { STORE_RETRY_AFTER_SECONDS } from '../store-outage.ts'
 
 const Status = Type.Object({ status: Type.String() })
 /** Probes address pods by IP, not by a public name: see the Host allowlist. */
@@ -19,10 +21,16 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
     { config: PROBE, schema: { tags: ['health'], response: { 200: Status, 503: ErrorRef } } },
     async (request) => {
       try {
-        await sql`select 1`.execute(app.gatehouse.accounts.db)
+        // A read and a write: a full disk or a read-only server is not ready, though `select 1` works.
+        await probeStore(app.gatehouse.accounts.db)
       } catch (error) {
-        request.log.warn({ err: error }, 'database unreachable')
-        throw new GatehouseError('UNAVAILABLE', { detail: 'Database unreachable' })
+        // STORE_UNAVAILABLE, and the outage is logged once, by the error handler.
+        if (isStoreUnavailable(error)) throw error
+        request.log.warn({ err: error }, 'readiness check failed')
+        throw new GatehouseError('UNAVAILABLE', {
+          detail: 'Database unreachable',
+          retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+        })
       }
       return { status: 'ready' }
     },
