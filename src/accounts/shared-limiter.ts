@@ -18,9 +18,9 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; value: RateLimiterRes }
  *   process next uses that key there, and in the background as soon as the store is back, so it
  *   stays blocked for the rest of its block here and, once merged, on every other process;
  * - a key this process saw over its limit in the store (it set the block, or read it) is mirrored
- *   in memory, so the block holds here during a later outage; a process that never saw it, and
- *   counts below the limit, start afresh in memory for the outage (bounded by one limit's worth of
- *   attempts per process and outage).
+ *   in memory, so the block holds here during a later outage (and is written back if an attempt
+ *   met it then); a process that never saw it, and counts below the limit, start afresh in memory
+ *   for the outage (at most one limit's worth of attempts per process and outage).
  */
 export class SharedLimiter extends RateLimiterCompatibleAbstract {
   // Own fields shadow the base class's accessors (which only throw "implement me").
@@ -97,7 +97,9 @@ export class SharedLimiter extends RateLimiterCompatibleAbstract {
     } catch {
       // The store is unreachable (a refusal is a RateLimiterRes, caught by `settled`).
       const local = await settled(operation(this.#local))
-      if (changes) this.#writeBack.changedLocally(rlKey, this.points)
+      // A block read from the mirror is written back too: the store may have lost it (a restart
+      // without persistence), and adding a block to a block leaves it one.
+      if (changes || this.#over(local.value)) this.#writeBack.changedLocally(rlKey, this.points)
       return unwrap(local)
     }
     this.#mirror(rlKey, outcome.value)
@@ -105,9 +107,13 @@ export class SharedLimiter extends RateLimiterCompatibleAbstract {
     return unwrap(outcome)
   }
 
+  #over(value: unknown): value is RateLimiterRes {
+    return value instanceof RateLimiterRes && value.consumedPoints > this.points && value.msBeforeNext !== 0
+  }
+
   /** Keeps in memory what the store says of a key over its limit, for the next outage. */
   #mirror(rlKey: string, value: unknown): void {
-    if (value instanceof RateLimiterRes && value.consumedPoints > this.points && value.msBeforeNext !== 0) {
+    if (this.#over(value)) {
       // The store's -1 (no expiry) is the memory's 0.
       this.#memory.set(rlKey, value.consumedPoints, Math.max(value.msBeforeNext, 0), this.points)
     } else {
