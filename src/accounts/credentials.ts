@@ -4,6 +4,7 @@ import { isVerifiablePassword } from '../core/passwords/index.ts'
 import { hashToken } from '../core/tokens/index.ts'
 import type { DomainContext } from './domain-context.ts'
 import type { ClientInfo } from './events.ts'
+import { overloaded, wouldShed } from './hash-admission.ts'
 import { NoVerdict } from './login-throttle.ts'
 import { deleteUserOneTimeTokens } from './one-time-tokens.ts'
 import { enqueueMail } from './outbox.ts'
@@ -118,6 +119,9 @@ export function createCredentials(context: DomainContext) {
    */
   async function guardedCheck(email: string, password: string, client: ClientInfo, userId: number | null) {
     let accountId: number | null = userId
+    // Shed before the throttle and the lookup, as the admission would after them (OWASP Denial
+    // of Service Cheat Sheet): the same for every email, so it tells nothing about accounts.
+    if (wouldShed(hasher)) throw overloaded()
     try {
       const user = await limiters.login.guard(email, client.ip, async () => {
         const outcome = await checkCredentials(email, password)

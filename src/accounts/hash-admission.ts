@@ -43,6 +43,30 @@ function count(name: string, value: number | undefined, fallback: number, min: n
   return value
 }
 
+/** The admitted hashers' "is every slot and queue place taken", for `wouldShed`. */
+const saturation = new WeakMap<PasswordHasher, () => boolean>()
+
+/**
+ * Whether a hash asked of this hasher now would be refused (false for a hasher without admission).
+ * A login checks it first, so a shed attempt costs no throttle count and no store lookup: under a
+ * flood that ignores Retry-After the 503s are most of the requests, and they must stay cheap.
+ */
+export function wouldShed(hasher: PasswordHasher): boolean {
+  return saturation.get(hasher)?.() ?? false
+}
+
+/** OVERLOADED without a stack trace: nothing to debug in it, and it is thrown at flood rate. */
+export function overloaded(): GatehouseError {
+  const { stackTraceLimit } = Error
+  Error.stackTraceLimit = 0
+  try {
+    // RFC 9110 §10.2.3: a 503 says when to retry; a queue of 16 drains in well under a second.
+    return new GatehouseError('OVERLOADED', { retryAfterSeconds: 1 })
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit
+  }
+}
+
 export function admitHashing(hasher: PasswordHasher, options: HashAdmissionOptions = {}): PasswordHasher {
   // A negative or fractional bound would park every call in a queue nobody drains: refused early.
   const maxInFlight = count('maxInFlight', options.maxInFlight, 0, 0) || defaultHashConcurrency()
@@ -57,8 +81,7 @@ export function admitHashing(hasher: PasswordHasher, options: HashAdmissionOptio
       // Resolved by a finishing call that hands its slot over (inFlight unchanged).
       await new Promise<void>((resolve) => waiting.push(resolve))
     } else {
-      // RFC 9110 §10.2.3: a 503 says when to retry; a queue of 16 drains in well under a second.
-      throw new GatehouseError('OVERLOADED', { retryAfterSeconds: 1 })
+      throw overloaded()
     }
     try {
       return await work()
@@ -71,9 +94,11 @@ export function admitHashing(hasher: PasswordHasher, options: HashAdmissionOptio
     }
   }
 
-  return {
+  const admittedHasher: PasswordHasher = {
     hash: (password) => admitted(() => hasher.hash(password)),
     verifyAndUpgrade: (password, storedHash) => admitted(() => hasher.verifyAndUpgrade(password, storedHash)),
     verifyDummy: (password) => admitted(() => hasher.verifyDummy(password)),
   }
+  saturation.set(admittedHasher, () => inFlight >= maxInFlight && waiting.length >= maxQueued)
+  return admittedHasher
 }

@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { admitHashing, defaultHashConcurrency } from '../../src/accounts/hash-admission.ts'
+import {
+  admitHashing,
+  defaultHashConcurrency,
+  overloaded,
+  wouldShed,
+} from '../../src/accounts/hash-admission.ts'
 import { GatehouseError } from '../../src/core/errors.ts'
 import { createPasswordHasher, type PasswordHasher } from '../../src/core/passwords/index.ts'
 
@@ -146,6 +151,25 @@ describe('hash admission', () => {
       ['fulfilled', 'rejected'],
     )
     assert.equal(stats.calls, 1)
+  })
+
+  it('says when a call would be shed, so a login can be refused before any other work', async () => {
+    const admitted = admitHashing(real, { maxInFlight: 1, maxQueued: 1 })
+    assert.equal(wouldShed(real), false, 'a hasher without admission never sheds')
+    assert.equal(wouldShed(admitted), false)
+    const first = admitted.verifyDummy(PASSWORD)
+    assert.equal(wouldShed(admitted), false, 'one queue place left')
+    const second = admitted.verifyDummy(PASSWORD)
+    assert.equal(wouldShed(admitted), true)
+    await Promise.all([first, second])
+    assert.equal(wouldShed(admitted), false)
+  })
+
+  it('makes its 503 without a stack trace (it is thrown at flood rate)', () => {
+    const error = overloaded()
+    assert.ok(isOverloaded(error))
+    assert.doesNotMatch(String(error.stack), /\n\s+at /)
+    assert.match(String(new Error('x').stack), /\n\s+at /, 'stack traces are on again')
   })
 
   it('refuses bounds that would park every call for ever', () => {

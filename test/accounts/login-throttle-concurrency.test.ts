@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import { type AccountsOptions, createAccounts } from '../../src/accounts/accounts.ts'
 import { insertUser } from '../../src/accounts/users.ts'
 import { GatehouseError } from '../../src/core/errors.ts'
+import type { PasswordHasher } from '../../src/core/passwords/index.ts'
 import { createPasswordHasher } from '../../src/core/passwords/index.ts'
 import type { Store } from '../../src/store/open-store.ts'
 import { createSqliteDatabase, openTestStore } from '../helpers/databases.ts'
@@ -141,5 +142,53 @@ describe('login bursts from one client IP (SQLite, real hasher)', () => {
       accounts.login({ email: user as string, password: PASSWORD, kind: 'bearer', client }),
       { code: 'RATE_LIMITED' },
     )
+  })
+
+  it('a login shed while every slot is taken reads nothing from the store and counts nowhere', async () => {
+    let hashing: () => void = () => {}
+    const started = new Promise<void>((resolve) => {
+      hashing = resolve
+    })
+    const signalling: PasswordHasher = {
+      ...hasher,
+      verifyAndUpgrade: (password, stored) => {
+        hashing()
+        return hasher.verifyAndUpgrade(password, stored)
+      },
+    }
+    let queries = 0
+    // Kysely's own plugin hook, on the real database: counts what reaches the store.
+    const db = (store as Store).db.withPlugin({
+      transformQuery: (args) => {
+        queries++
+        return args.node
+      },
+      transformResult: async (args) => args.result,
+    })
+    const accounts = accountsWith({
+      db,
+      hasher: signalling,
+      limiters: { login: { maxFailuresPerAccount: 1, maxFailuresPerIp: 1 } },
+      hashAdmission: { maxInFlight: 1, maxQueued: 0 },
+    })
+    const client = { ip: '198.51.100.10' }
+    const [user] = await seedUsers('early', 1)
+    const inFlight = accounts.login({ email: user as string, password: PASSWORD, kind: 'bearer', client })
+    await started
+    const before = queries
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(
+        accounts.login({ email: user as string, password: WRONG, kind: 'bearer', client }),
+        {
+          code: 'OVERLOADED',
+        },
+      )
+    }
+    assert.equal(queries, before, 'a shed login queried the store')
+    await inFlight
+    // Limits of 1: had any shed attempt counted, the account and the address would be blocked.
+    await assert.rejects(accounts.login({ email: user as string, password: WRONG, kind: 'bearer', client }), {
+      code: 'BAD_CREDENTIALS',
+    })
   })
 })
