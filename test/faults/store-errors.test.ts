@@ -264,6 +264,36 @@ describe('isStoreUnavailable on real PostgreSQL errors', { skip: postgres.skip }
     await sql`select 1`.execute(store.db)
   })
 
+  it('a checked-out client whose backend is terminated between statements does not kill the process', async () => {
+    const store = open(database.url, 5)
+    const uncaught: unknown[] = []
+    const onUncaught = (error: unknown) => uncaught.push(error)
+    process.on('uncaughtException', onUncaught)
+    const admin = new pg.Client({ connectionString: postgres.value })
+    await admin.connect()
+    try {
+      const error = await rejection(
+        store.db.transaction().execute(async (tx) => {
+          await sql`select 1 as gatehouse_in_transaction`.execute(tx)
+          await admin.query(
+            `select pg_terminate_backend(pid) from pg_stat_activity
+             where application_name = 'gatehouse' and query like '%gatehouse_in_transaction%'
+             and pid <> pg_backend_pid()`,
+          )
+          // pg emits 'error' on the idle checked-out client: no listener would be a crash.
+          await new Promise((resolve) => setTimeout(resolve, 300))
+          await sql`select 2`.execute(tx)
+        }),
+      )
+      assert.equal(isStoreUnavailable(error), true, String(error))
+      assert.deepEqual(uncaught, [])
+    } finally {
+      process.off('uncaughtException', onUncaught)
+      await admin.end()
+    }
+    await sql`select 1`.execute(store.db)
+  })
+
   it('a unique violation (23505) and a syntax error (42601) are not unavailable', async () => {
     const store = open(database.url)
     const insert = () =>
