@@ -64,7 +64,8 @@ export async function buildApp(
     // And a field a route does not take is a 422 naming it, not silently dropped (Fastify's default
     // removeAdditional): a client that sends `is_superuser` learns it cannot set it.
     ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false } },
-    return503OnClosing: true,
+    // Draining answers with our own 503 JSON and Retry-After (src/server/drain.ts), not Fastify's body.
+    return503OnClosing: false,
     // request.ip feeds the per-IP login limit: the client's address only through named proxies.
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
   })
