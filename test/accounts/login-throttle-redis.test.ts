@@ -74,6 +74,37 @@ describe('login throttle on Redis: refused attempts', { skip: redisService.skip 
   })
 })
 
+describe('login throttle on Redis: the per-IP counter counts failures only', {
+  skip: redisService.skip,
+}, () => {
+  const keyPrefix = `gatehouse-test-${randomBytes(6).toString('hex')}:ip-failures`
+  let redis: Redis
+  before(async () => {
+    redis = new Redis(redisService.value, { maxRetriesPerRequest: 1, lazyConnect: true })
+    await redis.connect()
+  })
+  after(async () => {
+    if (!redis) return
+    const keys = await keysOf(redis, keyPrefix)
+    if (keys.length > 0) await redis.del(...keys)
+    await redis.quit()
+  })
+
+  it('30 correct passwords in flight from one IP with a limit of 5: none refused; 5 failures block', async () => {
+    const throttle = createLoginThrottle({ maxFailuresPerAccount: 10, maxFailuresPerIp: 5, redis, keyPrefix })
+    const slowSuccess = () => new Promise((resolve) => setTimeout(() => resolve({ id: 1 }), 20))
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) => throttle.guard(`r${i}@example.com`, '10.60.0.1', slowSuccess)),
+    )
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      Array(30).fill('fulfilled'),
+    )
+    for (let i = 0; i < 5; i++) await throttle.guard(`w${i}@example.com`, '10.60.0.1', FAIL)
+    await assert.rejects(throttle.guard('r0@example.com', '10.60.0.1', SUCCEED), { code: 'RATE_LIMITED' })
+  })
+})
+
 describe('login throttle with Redis unreachable: the insurance store is bounded', () => {
   it('counts in the bounded memory store, and keeps blocks through a flood', async () => {
     const redis = unreachableRedis()
