@@ -66,6 +66,34 @@ function isRequest(message: unknown): message is CounterRequest {
   )
 }
 
+/**
+ * The primary's word that it answers (or no longer answers) counter requests. A worker asks only
+ * after hearing it: under a primary that is not ours (a process manager's cluster mode) every
+ * request would otherwise wait out its timeout.
+ */
+interface Serving {
+  type: typeof TAG
+  serving: boolean
+}
+
+/** A worker asking whether the primary serves counters (it answers with Serving). */
+interface Ask {
+  type: typeof TAG
+  ask: true
+}
+
+const isAsk = (message: unknown): message is Ask =>
+  typeof message === 'object' &&
+  message !== null &&
+  (message as Ask).type === TAG &&
+  (message as Ask).ask === true
+
+const isServing = (message: unknown): message is Serving =>
+  typeof message === 'object' &&
+  message !== null &&
+  (message as Serving).type === TAG &&
+  typeof (message as Serving).serving === 'boolean'
+
 const isReply = (message: unknown): message is CounterReply =>
   typeof message === 'object' &&
   message !== null &&
@@ -133,16 +161,25 @@ export function serveClusterCounters(options: ClusterCountersOptions = {}): () =
       return { ...reply, error: error instanceof Error ? error.message : 'counter error' }
     }
   }
+  const tell = (worker: Worker | undefined, serving: boolean) => {
+    // A worker that is exiting may refuse: it no longer asks.
+    if (worker?.isConnected()) {
+      worker.send({ type: TAG, serving } satisfies Serving, (error: Error | null) => void error)
+    }
+  }
   const onMessage = (worker: Worker, message: unknown) => {
+    if (isAsk(message)) return tell(worker, true)
     if (!isRequest(message)) return
     void answer(message).then((reply) => {
-      // A worker that is exiting may refuse: its request no longer waits.
       if (worker.isConnected()) worker.send(reply, (error: Error | null) => void error)
     })
   }
   cluster.on('message', onMessage)
+  // Workers started earlier asked before anyone answered: tell them (the others will ask).
+  for (const worker of Object.values(cluster.workers ?? {})) tell(worker, true)
   return () => {
     cluster.off('message', onMessage)
+    for (const worker of Object.values(cluster.workers ?? {})) tell(worker, false)
   }
 }
 
@@ -170,46 +207,59 @@ export interface WorkerCountersOptions {
 
 /**
  * In a worker: the counters of the primary (serveClusterCounters), as SharedCounters for
- * createAccountLimiters. A request the primary does not answer within the timeout (or with no
- * primary) fails, and the limiter counts in this worker's memory until the primary answers again.
+ * createAccountLimiters. A request fails at once while the primary has not said it serves them,
+ * and after the primary let one time out, for as long again (nobody waits on a stuck primary
+ * twice in a row); the limiter then counts in this worker's memory and writes back later.
  */
 export function clusterCounters(options: WorkerCountersOptions = {}): SharedCounters {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  // One per process and timeout: each listens on the pipe, and they would all hear every reply.
+  let counters = workerCounters.get(timeoutMs)
+  if (!counters) {
+    counters = connectToPrimary(timeoutMs)
+    workerCounters.set(timeoutMs, counters)
+  }
+  return counters
+}
+
+const workerCounters = new Map<number, SharedCounters>()
+
+function connectToPrimary(timeoutMs: number): SharedCounters {
   const waiting = new Map<number, Waiting>()
   let nextId = 0
-  // Listening only while a request waits: an idle listener must not keep a worker alive.
-  const onMessage = (message: unknown) => {
-    if (!isReply(message)) return
-    finish(message.id)?.resolve(message)
-  }
-  const onDisconnect = () => {
-    for (const id of [...waiting.keys()]) finish(id)?.reject(new Error('cluster primary gone'))
-  }
+  let served = false
+  let quietUntil = 0
   const finish = (id: number): Waiting | undefined => {
     const entry = waiting.get(id)
     if (!entry) return undefined
     clearTimeout(entry.timer)
     waiting.delete(id)
-    if (waiting.size === 0) {
-      process.off('message', onMessage)
-      process.off('disconnect', onDisconnect)
-    }
     return entry
+  }
+  // A cluster worker's IPC pipe keeps it alive anyway: listening costs nothing more.
+  process.on('message', (message: unknown) => {
+    if (isServing(message)) served = message.serving
+    else if (isReply(message)) finish(message.id)?.resolve(message)
+  })
+  process.on('disconnect', () => {
+    served = false
+    for (const id of [...waiting.keys()]) finish(id)?.reject(new Error('cluster primary gone'))
+  })
+  if (process.connected && process.send) {
+    process.send({ type: TAG, ask: true } satisfies Ask, undefined, {}, (error: Error | null) => void error)
   }
   const request = (fields: Omit<CounterRequest, 'type' | 'id'>): Promise<CounterReply> =>
     new Promise((resolve, reject) => {
       if (!process.connected || process.send === undefined) {
         return reject(new Error('no cluster primary'))
       }
+      if (!served) return reject(new Error('the cluster primary serves no counters'))
+      if (Date.now() < quietUntil) return reject(new Error('the cluster primary is not answering'))
       const id = nextId++
-      if (waiting.size === 0) {
-        process.on('message', onMessage)
-        process.on('disconnect', onDisconnect)
-      }
-      const timer = setTimeout(
-        () => finish(id)?.reject(new Error('cluster primary did not answer in time')),
-        timeoutMs,
-      )
+      const timer = setTimeout(() => {
+        quietUntil = Date.now() + timeoutMs
+        finish(id)?.reject(new Error('cluster primary did not answer in time'))
+      }, timeoutMs)
       timer.unref()
       waiting.set(id, { resolve, reject, timer })
       const message: CounterRequest = { type: TAG, id, ...fields }

@@ -14,11 +14,12 @@ const fixture = fileURLToPath(new URL('../fixtures/cluster-counters-primary.ts',
 interface WorkerResult {
   registered: number
   checks: number
+  elapsedMs: number
   refusedAfter?: boolean
   retryAfterSeconds?: number
 }
 
-async function cluster(mode: 'shared' | 'local' | 'late'): Promise<WorkerResult[]> {
+async function cluster(mode: 'shared' | 'local' | 'late' | 'unserved'): Promise<WorkerResult[]> {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture, mode], {
     timeout: 30_000,
     killSignal: 'SIGKILL',
@@ -42,6 +43,14 @@ describe('cluster counters (the primary holds the throttle state)', () => {
     const results = await cluster('local')
     assert.equal(sum(results, 'registered'), 40, JSON.stringify(results))
     assert.equal(sum(results, 'checks'), 20, JSON.stringify(results))
+  })
+
+  it('under a primary that serves no counters, workers count alone at once (no timeout per attempt)', async () => {
+    const results = await cluster('unserved')
+    assert.equal(sum(results, 'registered'), 40, JSON.stringify(results))
+    assert.equal(sum(results, 'checks'), 20, JSON.stringify(results))
+    // Waiting for the primary would take the 2 s timeout per step of each attempt.
+    for (const result of results) assert.ok(result.elapsedMs < 1500, JSON.stringify(results))
   })
 
   it('a block counted while the primary did not answer is written back: both workers refuse', async () => {
