@@ -49,7 +49,7 @@ function openSqlite(path: string, options: StoreOptions): Kysely<Database> {
   database.pragma('synchronous = NORMAL')
   database.pragma('foreign_keys = ON')
   // A writer waits this long for another process's lock, then SQLITE_BUSY: a 503, not a hang.
-  database.pragma(`busy_timeout = ${timeoutMs(options)}`)
+  database.pragma(`busy_timeout = ${timeoutMs(options) || DEFAULT_TIMEOUT_SECONDS * 1000}`)
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) })
 }
 
@@ -62,9 +62,8 @@ function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
     max: options.poolSize ?? 10,
     // Connecting, and waiting for a free pooled connection, are bounded: a database that drops
     // packets answers "timeout exceeded when trying to connect", a 503, instead of hanging.
-    connectionTimeoutMillis: timeout,
-    statement_timeout: timeout,
-    query_timeout: timeout + CLIENT_TIMEOUT_MARGIN_MS,
+    connectionTimeoutMillis: timeout || DEFAULT_TIMEOUT_SECONDS * 1000,
+    ...(timeout > 0 ? { statement_timeout: timeout, query_timeout: timeout + CLIENT_TIMEOUT_MARGIN_MS } : {}),
     idleTimeoutMillis: IDLE_TIMEOUT_MS,
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,
@@ -134,7 +133,11 @@ function discardingLostClients(pool: pg.Pool, lost: WeakMap<pg.PoolClient, Error
 }
 
 export interface StoreOptions {
-  /** Bound on connecting, on every statement and on SQLite's lock wait, in seconds (default 5). */
+  /**
+   * Bound on connecting, on every statement and on SQLite's lock wait, in seconds (default 5).
+   * 0 leaves statements unbounded (connecting and lock waits keep the default): for migrations and
+   * maintenance that may run long, never for request traffic.
+   */
   timeoutSeconds?: number
   /** PostgreSQL pool size (default 10). */
   poolSize?: number

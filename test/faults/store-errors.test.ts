@@ -245,6 +245,12 @@ describe('isStoreUnavailable on real PostgreSQL errors', { skip: postgres.skip }
     await sql`select 1`.execute(store.db)
   })
 
+  it('timeoutSeconds 0 (migrations, maintenance) leaves statements unbounded', async () => {
+    const store = open(database.url, 0)
+    const { rows } = await sql<{ one: number }>`select 1 as one from pg_sleep(1.2)`.execute(store.db)
+    assert.equal(rows[0]?.one, 1)
+  })
+
   it('a backend terminated mid-query (57P01) is unavailable and does not kill the process', async () => {
     const store = open(database.url, 5)
     const admin = new pg.Client({ connectionString: postgres.value })
