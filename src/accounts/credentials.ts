@@ -108,7 +108,8 @@ export function createCredentials(context: DomainContext) {
     const { valid, upgradedHash } = await unlessShed(hasher.verifyAndUpgrade(password, found.hashedPassword))
     if (!valid || !found.user.isActive) return { user: null, accountId: found.user.id }
     // Best effort: a failed rehash (store down, disk full) would answer 5xx to a right password
-    // only, telling it from a wrong one; the old hash still verifies and is upgraded next time.
+    // only, telling it from a wrong one, and count it as a failure; the old hash still verifies
+    // and is upgraded at the next login.
     if (upgradedHash) await updatePasswordHash(db, found.user.id, upgradedHash).catch(reportBackground)
     return { user: found.user, accountId: found.user.id }
   }
