@@ -5,6 +5,7 @@ import type { GatehouseConfig } from './config.ts'
 import { clusterRevocationChannel, isClusterWorker } from './revocation-cluster.ts'
 import { postgresRevocationChannel } from './revocation-postgres.ts'
 import { redisRevocationChannel } from './revocation-redis.ts'
+import { sqliteRevocationChannel } from './revocation-sqlite.ts'
 
 export interface RevocationWiring {
   store: Store
@@ -22,9 +23,10 @@ export interface RevocationWiring {
  *   and the channel is up whenever revoking is possible; Redis would add a second thing to be
  *   down, and the CLI would need REDIS_URL to reach the servers.
  * - SQLite with REDIS_URL: Redis pub/sub (workers, and the CLI beside them).
- * - SQLite without Redis, in a worker of `serve --workers N`: the cluster's IPC relay.
- * - Otherwise none: one process, its own revocations are instant; the CLI's are honoured within
- *   TOKEN_CACHE_SECONDS.
+ * - SQLite without Redis: the revocation log in the file itself, polled every 100 ms (it reaches
+ *   the CLI and a second `serve` on the file), and in a worker of `serve --workers N` the
+ *   cluster's IPC relay too, which is instant. A message heard twice is harmless.
+ * - `sqlite::memory:`: none; no other process can open that database.
  */
 export function revocationsFromConfig(
   config: GatehouseConfig,
@@ -39,8 +41,26 @@ export function revocationsFromConfig(
       timeoutSeconds: config.databaseTimeoutSeconds,
     })
   }
-  if (wiring.redis)
+  if (wiring.redis) {
     return redisRevocationChannel({ ...common, publisher: wiring.redis, keyPrefix: config.redisKeyPrefix })
-  if (wiring.listen && isClusterWorker()) return clusterRevocationChannel()
-  return undefined
+  }
+  if (config.databaseUrl === 'sqlite::memory:') return undefined
+  const log = sqliteRevocationChannel({ ...common, db: wiring.store.db })
+  return wiring.listen && isClusterWorker() ? bothChannels(clusterRevocationChannel(), log) : log
+}
+
+/** Publishes on both, hears both. */
+function bothChannels(first: RevocationChannel, second: RevocationChannel): RevocationChannel {
+  return {
+    async publish(revocation) {
+      await Promise.all([first.publish(revocation), second.publish(revocation)])
+    },
+    subscribe(listener) {
+      first.subscribe(listener)
+      second.subscribe(listener)
+    },
+    async close() {
+      await Promise.all([first.close(), second.close()])
+    },
+  }
 }
