@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import type { FastifyBaseLogger } from 'fastify'
@@ -6,6 +7,7 @@ import type { Accounts } from '../accounts/accounts.ts'
 import type { ChannelLog } from '../accounts/revocation-channel.ts'
 import { findCredentialsByEmail } from '../accounts/users.ts'
 import { accountsFromConfig } from '../server/accounts-from-config.ts'
+import { parseWorkers, serveCluster, workerServeOptions } from '../server/cluster.ts'
 import { loadConfig } from '../server/config.ts'
 import { loadDotEnv } from '../server/env-file.ts'
 import { serve } from '../server/main.ts'
@@ -65,9 +67,18 @@ const program = new Command()
 
 program
   .command('serve')
-  .description('run the API (migrating the database first)')
-  .action(async () => {
-    await serve(loadConfig())
+  .description('run the API (migrating the database first); SIGTERM or Ctrl-C drains it, then it exits')
+  .option(
+    '--workers <n|auto>',
+    'HTTP worker processes on one port, auto: one per core (default: WORKERS, else 1)',
+  )
+  .action(async (options: { workers?: string }) => {
+    const config = loadConfig()
+    // A forked worker runs this same command line: it serves, and its primary does the rest.
+    if (cluster.isWorker) return void (await serve(config, workerServeOptions()))
+    const workers = options.workers === undefined ? config.workers : parseWorkers(options.workers)
+    if (workers > 1) await serveCluster(config, workers)
+    else await serve(config)
   })
 
 program
