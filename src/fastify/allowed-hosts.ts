@@ -24,6 +24,13 @@ function nameOf(host: string): string {
 }
 
 /**
+ * Answers remembered per raw Host value: a server sees a handful of them, and parsing one costs
+ * more than the rest of the check. Bounded, so a client sending a new Host every time fills it
+ * once and then just gets the uncached answer.
+ */
+const REMEMBERED_HOSTS = 256
+
+/**
  * A test for Host header values: an entry without a port allows its name on any port (the name is
  * what a DNS-rebinding page cannot fake; the port adds nothing), an entry with one only that port.
  */
@@ -35,9 +42,14 @@ export function hostMatcher(entries: readonly string[]): (host: string | undefin
     if (host === null) throw new TypeError(`not a host name: ${JSON.stringify(entry)}`)
     ;(host === nameOf(host) ? anyPort : exact).add(host)
   }
+  const remembered = new Map<string, boolean>()
   return (value) => {
     if (value === undefined) return false
+    const known = remembered.get(value)
+    if (known !== undefined) return known
     const host = normalizeHost(value)
-    return host !== null && (exact.has(host) || anyPort.has(nameOf(host)))
+    const allowed = host !== null && (exact.has(host) || anyPort.has(nameOf(host)))
+    if (remembered.size < REMEMBERED_HOSTS) remembered.set(value, allowed)
+    return allowed
   }
 }

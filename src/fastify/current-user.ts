@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import type { AccessTokenContext } from '../accounts/index.ts'
 import { GatehouseError } from '../core/errors.ts'
 import type { RequestAuth } from './decorations.ts'
 import { bearerChallenges, readBearerToken } from './security/bearer.ts'
@@ -9,6 +10,20 @@ export interface CurrentUserOptions {
   tokenUrl?: string
   /** Name of the session cookie to accept as well; null accepts the bearer header only. */
   sessionCookie: string | null
+}
+
+/**
+ * One frozen `request.auth` per validated context: the token cache hands back the same context
+ * for every request with that token, so this is one object per token, not one per request. A
+ * context is of one kind and a kind travels one way, so `via` never differs for the same context.
+ */
+const auths = new WeakMap<AccessTokenContext, RequestAuth>()
+function authOf(context: AccessTokenContext, via: RequestAuth['via']): RequestAuth {
+  const known = auths.get(context)
+  if (known !== undefined && known.via === via) return known
+  const auth: RequestAuth = Object.freeze({ ...context, via })
+  auths.set(context, auth)
+  return auth
 }
 
 /**
@@ -38,7 +53,7 @@ export function currentUser(options: CurrentUserOptions): SecurityDependency {
       via === 'cookie' ? 'session' : 'bearer',
     )
     if (!context) throw new GatehouseError('INVALID_TOKEN', { headers: challenges.invalid })
-    request.auth = { ...context, via }
+    request.auth = authOf(context, via)
     request.user = context.user
   }
 

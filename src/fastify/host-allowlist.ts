@@ -27,7 +27,8 @@ async function hostAllowlist(app: FastifyInstance, options: HostAllowlistOptions
   if (options.allowedHosts.length === 0) throw new TypeError('host allowlist: allowedHosts is empty')
   const allowed = hostMatcher(options.allowedHosts)
   app.addHook('onRequest', (request, _reply, done) => {
-    if (request.routeOptions.config.anyHost === true || allowed(request.headers.host)) done()
+    // The route's config only when the Host is refused: `routeOptions` builds an object per read.
+    if (allowed(request.headers.host) || request.routeOptions.config.anyHost === true) done()
     else done(new GatehouseError('INVALID_HOST'))
   })
 }

@@ -49,7 +49,7 @@ async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions):
 
   // Order matters: CORS first so every refusal below still carries CORS headers (the front end
   // can read why), cookies before the CSRF check that reads them.
-  // Before any plugin adds a route (@fastify/cors adds `OPTIONS *`): a route keeps the error
+  // Before any plugin adds a route (the CORS plugin adds `OPTIONS *`): a route keeps the error
   // handler in force when it was added, and every error must leave through ours.
   app.setErrorHandler(gatehouseErrorHandler)
   app.setNotFoundHandler(gatehouseNotFoundHandler)

@@ -33,6 +33,8 @@ export const DEFAULT_CORS_ALLOWED_HEADERS = ['content-type', 'x-csrftoken', 'aut
 // browsers soon (Chromium caps Access-Control-Max-Age at 2 hours anyway).
 export const DEFAULT_CORS_MAX_AGE_SECONDS = 600
 
+const REMEMBERED_ORIGINS = 256
+
 // RFC 9110 §5.6.2 `token`: the grammar of both method and field names.
 const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
@@ -57,6 +59,9 @@ export function createCorsPolicy(options: CorsPolicyOptions): CorsPolicy {
 
   const allowsAnyOrigin = origins[0] === WILDCARD_ORIGIN
   const allowed = new Set(origins)
+  // Answers per raw Origin value: a front end sends the same few on every request, and each one
+  // is a URL parse. Bounded, so a client sending a new Origin each time gets the uncached answer.
+  const remembered = new Map<string, boolean>()
   return Object.freeze({
     origins,
     credentials,
@@ -71,8 +76,12 @@ export function createCorsPolicy(options: CorsPolicyOptions): CorsPolicy {
       // bypassed: `localhost:9000` is a substring of `http://evil-localhost:9000`, and
       // `https://example.com.attacker.net` starts with `https://example.com` (PortSwigger,
       // "Exploiting CORS misconfigurations"; OWASP WSTG-CLNT-07).
+      const known = remembered.get(origin)
+      if (known !== undefined) return known
       const canonical = normalizeOrigin(origin)
-      return canonical !== null && allowed.has(canonical)
+      const answer = canonical !== null && allowed.has(canonical)
+      if (remembered.size < REMEMBERED_ORIGINS) remembered.set(origin, answer)
+      return answer
     },
   })
 }
