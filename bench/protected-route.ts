@@ -1,75 +1,139 @@
 /**
- * GET /protected-route with a valid bearer token (SQLite) against a bare Fastify route returning
- * the same JSON, in one run, alternating rounds so machine noise hits both alike.
- * Usage: npm run bench  (BENCH_SECONDS=10 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32)
+ * GET /protected-route with a valid bearer token, on SQLite and on PostgreSQL, against a bare
+ * Fastify route returning the same JSON, in one run: bare, SQLite, bare, PostgreSQL, bare, … so
+ * machine noise hits all alike; each ratio is against the mean of the bare runs on either side,
+ * and the median ratio over the rounds is the figure.
+ * Usage: npm run bench  (BENCH_SECONDS=4 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 TOKEN_CACHE_SECONDS,
+ * BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres, or BENCH_POSTGRES_URL=off; or
+ * BENCH_DATABASE_URL to load one given database instead of the two fresh ones)
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import autocannon from 'autocannon'
+import pg from 'pg'
+import { saveResult } from './results.ts'
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 10)
+const seconds = Number(process.env.BENCH_SECONDS ?? 4)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 32)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 64)
+const postgresServer = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
 interface Started {
+  name: string
   child: ChildProcess
   url: string
   token: string
 }
 
-async function startServer(kind: 'bare' | 'gatehouse'): Promise<Started> {
+async function startServer(name: string, kind: 'bare' | 'gatehouse', databaseUrl?: string): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers.ts', kind], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: databaseUrl ? { ...process.env, BENCH_DATABASE_URL: databaseUrl } : process.env,
   })
   const lines = createInterface({ input: child.stdout! })
   for await (const line of lines) {
     const match = /^READY (\d+) (\S+)$/.exec(line)
-    if (match) return { child, url: `http://127.0.0.1:${match[1]}/protected-route`, token: match[2]! }
+    if (match) return { name, child, url: `http://127.0.0.1:${match[1]}/protected-route`, token: match[2]! }
   }
-  throw new Error(`${kind} server exited before it was ready`)
+  throw new Error(`${name} server exited before it was ready`)
 }
 
-async function measure(server: Started): Promise<number> {
+async function load(server: Started, duration: number): Promise<number> {
   const result = await autocannon({
     url: server.url,
     connections,
-    duration: seconds,
+    duration,
     headers: { authorization: `Bearer ${server.token}` },
   })
   if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${server.url}: ${result.non2xx} non-2xx and ${result.errors} errors`)
+    throw new Error(`${server.name}: ${result.non2xx} non-2xx and ${result.errors} errors`)
   }
   return result.requests.average
 }
 
-const bare = await startServer('bare')
-const gatehouse = await startServer('gatehouse')
-try {
-  // Warm-up: JIT and SQLite page cache, not counted.
-  await autocannon({ url: bare.url, connections, duration: 2 })
-  await autocannon({
-    url: gatehouse.url,
-    connections,
-    duration: 2,
-    headers: { authorization: `Bearer ${gatehouse.token}` },
-  })
-  const bareRuns: number[] = []
-  const gatehouseRuns: number[] = []
-  for (let round = 0; round < rounds; round++) {
-    bareRuns.push(await measure(bare))
-    gatehouseRuns.push(await measure(gatehouse))
+/** A fresh database on the server, dropped at the end; null when no server answers. */
+async function postgresDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> } | null> {
+  if (serverUrl === 'off') return null
+  const name = `gatehouse_bench_${randomBytes(4).toString('hex')}`
+  const run = async (sql: string) => {
+    const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 3000 })
+    await client.connect()
+    try {
+      await client.query(sql)
+    } finally {
+      await client.end()
+    }
   }
-  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length
-  const ratio = mean(gatehouseRuns) / mean(bareRuns)
-  console.log(`connections=${connections} seconds=${seconds} rounds=${rounds} node=${process.version}`)
+  try {
+    await run(`create database ${name}`)
+  } catch (error) {
+    console.error(`PostgreSQL skipped: ${(error as Error).message}`)
+    return null
+  }
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+const given = process.env.BENCH_DATABASE_URL
+const database = given ? null : await postgresDatabase(postgresServer)
+const servers: Started[] = []
+try {
+  servers.push(await startServer('bare fastify route', 'bare'))
+  servers.push(await startServer(given ? 'gatehouse (BENCH_DATABASE_URL)' : 'gatehouse, SQLite', 'gatehouse'))
+  if (database) servers.push(await startServer('gatehouse, PostgreSQL', 'gatehouse', database.url))
+  // Warm-up: JIT, page cache, pool connections; not counted.
+  for (const server of servers) await load(server, 1)
+  // bare, SQLite, bare, PostgreSQL, bare, …: each subject sits between two bare runs, and its
+  // ratio is against their mean, so a load change from another process shows in both.
+  const subjects = servers.slice(1)
+  const bareRuns: number[] = [await load(servers[0]!, seconds)]
+  const rps: number[][] = subjects.map(() => [])
+  const ratios: number[][] = subjects.map(() => [])
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, subject] of subjects.entries()) {
+      const value = await load(subject, seconds)
+      const before = bareRuns.at(-1)!
+      bareRuns.push(await load(servers[0]!, seconds))
+      rps[index]!.push(value)
+      ratios[index]!.push(value / ((before + bareRuns.at(-1)!) / 2))
+    }
+  }
   console.log(
-    `bare fastify route       ${mean(bareRuns).toFixed(0)} req/s  (${bareRuns.map((r) => r.toFixed(0)).join(', ')})`,
+    `connections=${connections} seconds=${seconds} rounds=${rounds} node=${process.version} ` +
+      `token cache=${process.env.TOKEN_CACHE_SECONDS ?? 'default'} load average=${loadavg()[0]!.toFixed(2)}`,
   )
+  const list = (values: number[], digits: number) => values.map((value) => value.toFixed(digits)).join(', ')
   console.log(
-    `gatehouse bearer + db    ${mean(gatehouseRuns).toFixed(0)} req/s  (${gatehouseRuns.map((r) => r.toFixed(0)).join(', ')})`,
+    `${servers[0]!.name.padEnd(24)} ${median(bareRuns).toFixed(0).padStart(6)} req/s (${list(bareRuns, 0)})`,
   )
-  console.log(`ratio gatehouse / bare   ${ratio.toFixed(2)}`)
+  const results: Record<string, { rps: number[]; ratios: number[]; medianRatio: number }> = {
+    [servers[0]!.name]: { rps: bareRuns, ratios: bareRuns.map(() => 1), medianRatio: 1 },
+  }
+  for (const [index, subject] of subjects.entries()) {
+    results[subject.name] = { rps: rps[index]!, ratios: ratios[index]!, medianRatio: median(ratios[index]!) }
+    console.log(
+      `${subject.name.padEnd(24)} ${median(rps[index]!).toFixed(0).padStart(6)} req/s (${list(rps[index]!, 0)})` +
+        `  ratio ${median(ratios[index]!).toFixed(2)} (${list(ratios[index]!, 2)})`,
+    )
+  }
+  saveResult('protected-route', { connections, seconds, rounds, servers: results })
 } finally {
-  bare.child.kill()
-  gatehouse.child.kill()
+  for (const server of servers) server.child.kill()
+  await Promise.all(
+    servers.map(({ child }) =>
+      child.exitCode !== null || child.signalCode !== null
+        ? null
+        : new Promise((resolve) => child.once('exit', resolve)),
+    ),
+  )
+  await database?.drop()
 }
