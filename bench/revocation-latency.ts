@@ -1,7 +1,8 @@
 /**
  * Time from a revocation on instance A to a 401 on instance B, both real server processes on one
  * database with TOKEN_CACHE_SECONDS=60 (B answers from its cache until the channel tells it).
- * Two deployments: PostgreSQL (LISTEN/NOTIFY) and SQLite with Redis (pub/sub). For each of
+ * Three deployments: PostgreSQL (LISTEN/NOTIFY), SQLite with Redis (pub/sub), and SQLite alone
+ * (the revocation log in the file, polled every 100 ms). For each of
  * REVOCATIONS tokens: B validates it (cached), then `POST /logout` is sent to A, and B is polled
  * back to back until it answers 401. The clock starts when the logout is sent.
  * Baseline, same run: the round trip of one cached `GET /me` on B (the polling granularity), and
@@ -16,18 +17,23 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { sql } from 'kysely'
 import pg from 'pg'
 import { issueAccessToken } from '../src/accounts/access-tokens.ts'
 import { insertUser } from '../src/accounts/users.ts'
 import { buildApp } from '../src/server/build-app.ts'
 import { loadConfig } from '../src/server/config.ts'
+import { SQLITE_POLL_MS } from '../src/server/revocation-sqlite.ts'
 import { migrateToLatest } from '../src/store/migrate.ts'
 import { openStore } from '../src/store/open-store.ts'
 import { saveResult } from './results.ts'
 
 const SECRET = 'bench-secret-bench-secret-bench-secret'
-const REVOCATIONS = Number(process.env.REVOCATIONS ?? 250)
+const REVOCATIONS = Number(process.env.REVOCATIONS ?? 200)
+/** The polled log is bounded by its interval, not by the machine: fewer samples say as much. */
+const LOG_REVOCATIONS = Number(process.env.LOG_REVOCATIONS ?? 60)
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/15'
 /** One poll past this is a failure of the channel, not a slow measurement. */
@@ -89,6 +95,9 @@ const summary = (samples: number[]) => {
 
 interface Deployment {
   name: string
+  revocations: number
+  /** A random pause before each revocation, so it lands anywhere in a poll interval. */
+  jitterMs: number
   env: Record<string, string> & { DATABASE_URL: string }
   cleanup: () => Promise<void>
 }
@@ -103,6 +112,8 @@ async function postgresDeployment(): Promise<Deployment> {
   url.pathname = `/${name}`
   return {
     name: 'postgres-listen-notify',
+    revocations: REVOCATIONS,
+    jitterMs: 0,
     env: { DATABASE_URL: url.toString() },
     async cleanup() {
       const client = new pg.Client({ connectionString: PG_URL })
@@ -117,11 +128,24 @@ async function redisDeployment(): Promise<Deployment> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-revocation-'))
   return {
     name: 'sqlite-redis-pubsub',
+    revocations: REVOCATIONS,
+    jitterMs: 0,
     env: {
       DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
       REDIS_URL,
       REDIS_KEY_PREFIX: `gatehouse-bench-${randomBytes(5).toString('hex')}`,
     },
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
+
+async function sqliteLogDeployment(): Promise<Deployment> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-revocation-'))
+  return {
+    name: 'sqlite-revocation-log',
+    revocations: LOG_REVOCATIONS,
+    jitterMs: SQLITE_POLL_MS,
+    env: { DATABASE_URL: `sqlite:${join(dir, 'bench.db')}` },
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   }
 }
@@ -138,13 +162,19 @@ async function measure(deployment: Deployment) {
   // The schema first, then tokens seeded straight into the store (no argon2 in the way).
   const store = openStore(env.DATABASE_URL)
   await migrateToLatest(store.db, store.dialect)
+  // Whether or not migrate.ts lists it yet: the SQLite deployment without Redis reads this table.
+  if (store.dialect === 'sqlite') {
+    await sql`create table if not exists revocation_events (id integer primary key autoincrement, revocation text not null, created_at bigint not null)`.execute(
+      store.db,
+    )
+  }
   const user = await insertUser(store.db, {
     email: 'bench@example.com',
     hashedPassword: 'x',
     isSuperuser: false,
   })
   const tokens: string[] = []
-  for (let i = 0; i < REVOCATIONS; i++)
+  for (let i = 0; i < deployment.revocations; i++)
     tokens.push((await issueAccessToken(store.db, user.id, 'bearer', 3600)).token)
   const a = await startInstance(env)
   const b = await startInstance(env)
@@ -160,6 +190,7 @@ async function measure(deployment: Deployment) {
       const cached = performance.now()
       await call(b.port, 'GET', '/me', token)
       roundTrips.push(performance.now() - cached)
+      if (deployment.jitterMs > 0) await sleep(Math.random() * deployment.jitterMs)
       const sent = performance.now()
       const revoked = call(a.port, 'POST', '/logout', token).then((status) => {
         logouts.push(performance.now() - sent)
@@ -203,7 +234,7 @@ if (process.argv[2] === 'instance') {
 } else {
   const started = performance.now()
   const results = []
-  for (const make of [postgresDeployment, redisDeployment]) {
+  for (const make of [postgresDeployment, redisDeployment, sqliteLogDeployment]) {
     const deployment = await make()
     try {
       const result = await measure(deployment)
