@@ -32,7 +32,9 @@ export function revocationsFromConfig(
   config: GatehouseConfig,
   wiring: RevocationWiring,
 ): RevocationChannel | undefined {
-  const common = { log: wiring.log, ttlSeconds: config.tokenCacheSeconds, listen: wiring.listen }
+  // Without a cache there is nothing to drop: such an instance only tells the others.
+  const listen = wiring.listen && config.tokenCacheSeconds > 0
+  const common = { log: wiring.log, ttlSeconds: config.tokenCacheSeconds, listen }
   if (wiring.store.dialect === 'postgres') {
     return postgresRevocationChannel({
       ...common,
@@ -46,7 +48,7 @@ export function revocationsFromConfig(
   }
   if (config.databaseUrl === 'sqlite::memory:') return undefined
   const log = sqliteRevocationChannel({ ...common, db: wiring.store.db })
-  return wiring.listen && isClusterWorker() ? bothChannels(clusterRevocationChannel(), log) : log
+  return listen && isClusterWorker() ? bothChannels(clusterRevocationChannel(), log) : log
 }
 
 /** Publishes on both, hears both. */
