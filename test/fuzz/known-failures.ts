@@ -11,6 +11,8 @@ export interface KnownFailure {
   id: string
   /** What is wrong and where the fix belongs. */
   description: string
+  /** A dedicated test in openapi-fuzz.test.ts checks it (the random fuzz steers clear of it). */
+  probed?: true
   matches(spec: RequestSpec, request: Concrete, answer: Answer, violation: Violation): boolean
 }
 
@@ -51,9 +53,24 @@ export const KNOWN_FAILURES: KnownFailure[] = [
       'request starts with "HEAD ".',
     matches: (_spec, _request, _answer, violation) => violation.rule === 'head-with-body',
   },
+  {
+    id: 'upgrade-then-refused',
+    description:
+      'After a request with `Connection: upgrade` + `Upgrade: websocket` (answered normally, kept ' +
+      'alive), a request the HTTP parser refuses on the same connection (headers over 16 KiB, a ' +
+      "lowercase method) gets no answer until the headers timeout (20 s), then a 408: Node's parser stops " +
+      'refusing there and waits (plain http.createServer does the same). The fuzz client keeps such ' +
+      'requests on connections of their own; openapi-fuzz.test.ts probes it directly. Fix: answer ' +
+      'a request that carries Upgrade with `Connection: close` (onSend, or an `upgrade` listener).',
+    probed: true,
+    matches: () => false,
+  },
 ]
 
 export const allowKnown = process.env.FUZZ_KNOWN === 'allow'
+
+/** Is this known failure allowed in this run (FUZZ_KNOWN=allow and still listed)? */
+export const isAllowed = (id: string) => allowKnown && KNOWN_FAILURES.some((known) => known.id === id)
 
 export function knownFailureOf(
   spec: RequestSpec,

@@ -16,7 +16,7 @@ import {
 import { extraHeaders, type Header, oddContentType, rawOnlyHeaderLines, SELF_HOST } from './headers.ts'
 import type { Operation } from './operations.ts'
 import { type Json, nearMiss, type Schema, validValue } from './schema-values.ts'
-import { MARK, MARKED, slot } from './slots.ts'
+import { bindSlots, MARK, MARKED, slot } from './slots.ts'
 
 /** How a request is authenticated, as user slot k. */
 export type AuthMode =
@@ -239,15 +239,25 @@ export function operationRequest(operation: Operation, bodyLimit: number): fc.Ar
       auth: authArb(operation.secured),
       raw: rawArb,
       marker: markerArb,
+      // Most requests use one user's slots throughout: its email with its password, its own id.
+      bound: fc.oneof(
+        { weight: 7, arbitrary: fc.constant(true) },
+        { weight: 3, arbitrary: fc.constant(false) },
+      ),
     })
-    .map(({ method, path, query, body, contentType, headers, auth, raw, marker }) => {
-      const finalBody = body.body && contentType !== null ? { ...body.body, contentType } : body.body
+    .map(({ method, path, query, body, contentType, headers, auth, raw, marker, bound }) => {
+      const bind = (text: string) => (bound ? bindSlots(text, auth.k) : text)
+      const typed = body.body && contentType !== null ? { ...body.body, contentType } : body.body
+      const finalBody =
+        typed && bound
+          ? { ...typed, bytes: Buffer.from(bind(typed.bytes.toString('latin1')), 'latin1') }
+          : typed
       return {
         route: operation.name,
         kind: contentType === null ? body.kind : `${body.kind}+odd-content-type`,
         channel: raw === null ? 'http' : 'raw',
         method: raw?.method ?? method,
-        target: path + query,
+        target: bind(path) + query,
         host: SELF_HOST,
         headers,
         body: finalBody,

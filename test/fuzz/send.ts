@@ -125,7 +125,10 @@ export function sendHttp(
     let req: http.ClientRequest
     try {
       req = http.request({
-        agent,
+        // After an Upgrade request Node's parser stops reporting errors on that connection (see
+        // known-failures.ts, upgrade-then-refused): such requests get a connection of their own,
+        // so they cannot hang the requests that would follow them on a pooled one.
+        agent: headers.some(([n]) => n.toLowerCase() === 'upgrade') ? false : agent,
         host: '127.0.0.1',
         port,
         method: request.method,
@@ -148,9 +151,11 @@ export function sendHttp(
     let stage = 'waiting for a socket'
     req.on('socket', (socket) => {
       stage = socket.connecting ? 'connecting' : 'on a reused connection'
-      socket.once('connect', () => {
-        stage = 'connected'
-      })
+      if (socket.connecting) {
+        socket.once('connect', () => {
+          stage = 'connected'
+        })
+      }
     })
     req.on('finish', () => {
       stage = 'request written'

@@ -18,6 +18,11 @@ export const slot = (kind: SlotKind, k: number) => `ZZ${kind.toUpperCase()}${k}Z
 
 const SLOT = /ZZ(EMAIL|PASSWORD|USERID|SESSION)(\d)ZZ/g
 
+/** Every slot in `text` made slot k: the email with its own password, the signed-in user's own id. */
+export function bindSlots(text: string, k: number): string {
+  return text.replace(SLOT, (_all, kind: string) => `ZZ${kind}${k}ZZ`)
+}
+
 export interface SlotValues {
   email(k: number): string
   password(k: number): string
