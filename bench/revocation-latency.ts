@@ -72,12 +72,30 @@ function startInstance(env: Record<string, string>): Promise<{ child: ChildProce
   })
   return new Promise((resolve, reject) => {
     let out = ''
+    let ready = false
     child.stdout?.on('data', (chunk) => {
+      // After READY, the instance's warnings (pino writes to stdout) belong in the bench's output.
+      if (ready) return void process.stderr.write(chunk)
       out += chunk
-      const ready = /READY (\d+)/.exec(out)
-      if (ready) resolve({ child, port: Number(ready[1]) })
+      const line = /READY (\d+)\n/.exec(out)
+      if (line === null) return
+      ready = true
+      resolve({ child, port: Number(line[1]) })
+      process.stderr.write(out.slice(line.index + line[0].length))
     })
     child.on('exit', (code) => reject(new Error(`instance exited with ${code}`)))
+  })
+}
+
+function stopInstance(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill('SIGTERM')
   })
 }
 
@@ -211,8 +229,8 @@ async function measure(deployment: Deployment) {
       afterAnswer.push(seen - sent - (logouts.at(-1) ?? 0))
     }
   } finally {
-    a.child.kill('SIGTERM')
-    b.child.kill('SIGTERM')
+    // Gone before the database is dropped: a listener ended under it would only log about it.
+    await Promise.all([stopInstance(a.child), stopInstance(b.child)])
     await store.close()
   }
   const revocation = summary(latencies)

@@ -78,7 +78,8 @@ export interface ChannelLog {
 
 /**
  * Up or down, with one log line per change (never one per retry), and the cache flush a channel
- * owes its listeners when it comes back: whatever was published meanwhile never reached them.
+ * owes its listeners whenever it starts hearing (first connection, reconnection): whatever was
+ * published before never reached them.
  */
 export function createLinkState(options: {
   name: string
@@ -96,8 +97,10 @@ export function createLinkState(options: {
       if (state === 'up') return
       const wasDown = state === 'down'
       state = 'up'
-      if (!wasDown) return
+      // The first time too: the instance may have cached tokens (and missed their revocations)
+      // in the moments between starting to serve and the subscription taking effect.
       options.listeners.missed()
+      if (!wasDown) return
       log.info(`revocation channel (${name}) restored: token cache flushed, revocations are instant again`)
     },
     down(error?: unknown) {

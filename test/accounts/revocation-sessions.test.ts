@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Accounts, type AccountsOptions, createAccounts } from '../../src/accounts/accounts.ts'
 import {
+  createLinkState,
   decodeRevocation,
   encodeRevocation,
   type Revocation,
@@ -311,5 +312,37 @@ describe('a publish that fails', () => {
       redis.disconnect()
       await store.close()
     }
+  })
+})
+
+describe('a channel going up and down', () => {
+  it('flushes whenever it starts hearing, and logs one line per change, not per retry', () => {
+    const said: string[] = []
+    let flushes = 0
+    const link = createLinkState({
+      name: 'test',
+      ttlSeconds: 60,
+      log: {
+        warn: (_details, message) => said.push(`warn ${message}`),
+        info: (message) => said.push(`info ${message}`),
+      },
+      listeners: { missed: () => flushes++ },
+    })
+    // First subscription: whatever was cached before it may have been revoked unheard.
+    link.up()
+    assert.equal(flushes, 1)
+    assert.deepEqual(said, [])
+    link.up()
+    assert.equal(flushes, 1)
+    link.down(new Error('gone'))
+    link.down(new Error('still gone'))
+    assert.deepEqual(said, [
+      'warn revocation channel (test) unavailable: revocations from other instances may take up to ' +
+        'TOKEN_CACHE_SECONDS (60 s) until it is back',
+    ])
+    link.up()
+    assert.equal(flushes, 2)
+    assert.equal(said.length, 2)
+    assert.match(said[1]!, /^info revocation channel \(test\) restored: token cache flushed/)
   })
 })
