@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } from 'kysely'
 import { initialMigration } from './migrations/001-initial.ts'
 import { accountLifecycleMigration } from './migrations/002-account-lifecycle.ts'
+import { revocationEpochMigration } from './migrations/003-revocation-epoch.ts'
 import { openStore, type Store, type StoreOptions } from './open-store.ts'
 import type { Database, Dialect } from './schema.ts'
 
@@ -9,6 +10,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-initial': initialMigration(dialect),
     '002-account-lifecycle': accountLifecycleMigration(dialect),
+    '003-revocation-epoch': revocationEpochMigration(dialect),
   }
 }
 
