@@ -7,6 +7,9 @@ import {
   type RevocationChannel,
 } from '../accounts/revocation-channel.ts'
 
+/** A subscriber can go deaf silently (a dead route): a ping this often, bounded, finds out. */
+const HEARTBEAT_MS = 5000
+
 export interface RedisRevocationOptions {
   /** The shared client (no offline queue, bounded commands): PUBLISH goes through it. */
   publisher: Redis
@@ -28,7 +31,8 @@ export const redisSubscriberName = (keyPrefix: string) => `${keyPrefix}:revocati
  * the CLI beside a running server). A subscribed connection can run nothing else, so the
  * subscriber is a second connection, a duplicate of the shared one; ioredis reconnects it with
  * back-off. It subscribes again itself on every 'ready', and only then reports the channel up
- * and flushes the cache, so no message can fall between the flush and the subscription.
+ * and flushes the cache, so no message can fall between the flush and the subscription. A ping
+ * every 5 s finds a connection that went silent, which nothing else would.
  */
 export function redisRevocationChannel(options: RedisRevocationOptions): RevocationChannel {
   const channel = redisRevocationChannelName(options.keyPrefix)
@@ -41,6 +45,7 @@ export function redisRevocationChannel(options: RedisRevocationOptions): Revocat
   })
   let publishFailing = false
   let subscriber: Redis | null = null
+  let heartbeat: NodeJS.Timeout | undefined
 
   if (options.listen !== false) {
     const sub = options.publisher.duplicate({
@@ -68,6 +73,15 @@ export function redisRevocationChannel(options: RedisRevocationOptions): Revocat
     sub.on('close', () => {
       if (subscriber !== null) link.down()
     })
+    // PING is allowed on a subscribed connection; it times out like any command (1 s).
+    heartbeat = setInterval(() => {
+      if (sub.status !== 'ready') return
+      sub.ping().catch((error: unknown) => {
+        link.down(error)
+        sub.disconnect(true)
+      })
+    }, HEARTBEAT_MS)
+    heartbeat.unref()
   }
 
   return {
@@ -86,6 +100,7 @@ export function redisRevocationChannel(options: RedisRevocationOptions): Revocat
     },
     subscribe: (listener) => listeners.add(listener),
     async close() {
+      clearInterval(heartbeat)
       const sub = subscriber
       subscriber = null
       sub?.disconnect()
