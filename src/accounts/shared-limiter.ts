@@ -89,13 +89,18 @@ export class SharedLimiter extends RateLimiterCompatibleAbstract {
     operation: (limiter: RateLimiterLike) => Promise<T>,
   ): Promise<T> {
     const rlKey = this.getKey(key)
-    let outcome: Outcome<T>
-    try {
-      const pending = this.#writeBack.settle(rlKey)
-      if (pending) await pending
-      outcome = await settled(operation(this.#shared))
-    } catch {
-      // The store is unreachable (a refusal is a RateLimiterRes, caught by `settled`).
+    let outcome: Outcome<T> | null = null
+    if (!this.#writeBack.quiet) {
+      try {
+        const pending = this.#writeBack.settle(rlKey)
+        if (pending) await pending
+        outcome = await settled(operation(this.#shared))
+      } catch {
+        // The store is unreachable (a refusal is a RateLimiterRes, caught by `settled`).
+        this.#writeBack.unreachable()
+      }
+    }
+    if (!outcome) {
       const local = await settled(operation(this.#local))
       // A block read from the mirror is written back too: the store may have lost it (a restart
       // without persistence), and adding a block to a block leaves it one.

@@ -7,6 +7,11 @@ const BATCH = 64
 const PRUNE_SCAN = 64
 /** How often a write-back is retried while keys are pending, whatever the traffic. */
 const RETRY_MS = 1000
+/**
+ * After a failure, how long operations go straight to memory: a store that drops packets makes
+ * each command wait out its timeout (1 s, src/server/redis.ts), and a login makes three.
+ */
+const QUIET_MS = 1000
 
 /**
  * The counts and blocks this process kept in its memory while the shared store was unreachable,
@@ -34,6 +39,7 @@ export class WriteBack {
   #flushing = false
   #unsubscribe: (() => void) | null = null
   #retry: NodeJS.Timeout | null = null
+  #quietUntil = 0
 
   constructor(shared: SharedCounters, memory: BoundedMemoryStore) {
     this.#shared = shared
@@ -45,13 +51,22 @@ export class WriteBack {
     return this.#pending.size
   }
 
+  /** True for a moment after the store failed: don't wait on it again yet. */
+  get quiet(): boolean {
+    return this.#quietUntil > Date.now()
+  }
+
+  /** An operation on the store failed (not a refusal): the next ones go to memory for a while. */
+  unreachable(): void {
+    this.#quietUntil = Date.now() + QUIET_MS
+    this.#watch()
+  }
+
   /** `rlKey` was changed in memory while the store was unreachable. */
   changedLocally(rlKey: string, limit: number): void {
     if (!this.#pending.has(rlKey)) this.#pending.set(rlKey, limit)
     if (this.#pending.size > this.#memory.maxKeys) this.#prune()
-    if (!this.#unsubscribe && this.#shared.onReachable) {
-      this.#unsubscribe = this.#shared.onReachable(() => void this.flush())
-    }
+    this.#watch()
     if (!this.#retry) {
       // Unref'd: a pending write-back never keeps a process alive.
       this.#retry = setInterval(() => void this.flush(), RETRY_MS)
@@ -96,6 +111,15 @@ export class WriteBack {
     } finally {
       this.#flushing = false
     }
+  }
+
+  /** The store's own word that it is back ends the quiet at once, and starts the write-back. */
+  #watch(): void {
+    if (this.#unsubscribe || !this.#shared.onReachable) return
+    this.#unsubscribe = this.#shared.onReachable(() => {
+      this.#quietUntil = 0
+      void this.flush()
+    })
   }
 
   async #merge(rlKey: string): Promise<void> {
