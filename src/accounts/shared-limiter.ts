@@ -20,7 +20,9 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; value: RateLimiterRes }
  * - a key this process saw over its limit in the store (it set the block, or read it) is mirrored
  *   in memory, so the block holds here during a later outage (and is written back if an attempt
  *   met it then); a process that never saw it, and counts below the limit, start afresh in memory
- *   for the outage (at most one limit's worth of attempts per process and outage).
+ *   for the outage (at most one limit's worth of attempts per process and outage);
+ * - after a failed command, operations go to memory for a second (WriteBack.quiet) rather than
+ *   each waiting out the command timeout of a store that drops packets.
  */
 export class SharedLimiter extends RateLimiterCompatibleAbstract {
   // Own fields shadow the base class's accessors (which only throw "implement me").
