@@ -19,7 +19,7 @@ interface WorkerResult {
   retryAfterSeconds?: number
 }
 
-async function cluster(mode: 'shared' | 'local' | 'late' | 'unserved'): Promise<WorkerResult[]> {
+async function cluster(mode: 'shared' | 'local' | 'late' | 'unserved' | 'stuck'): Promise<WorkerResult[]> {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture, mode], {
     timeout: 30_000,
     killSignal: 'SIGKILL',
@@ -51,6 +51,14 @@ describe('cluster counters (the primary holds the throttle state)', () => {
     assert.equal(sum(results, 'checks'), 20, JSON.stringify(results))
     // Waiting for the primary would take the 2 s timeout per step of each attempt.
     for (const result of results) assert.ok(result.elapsedMs < 1500, JSON.stringify(results))
+  })
+
+  it('a primary that stops answering is waited for once (2 s timeout), then workers count alone', async () => {
+    const results = await cluster('stuck')
+    assert.equal(sum(results, 'registered'), 40, JSON.stringify(results))
+    assert.equal(sum(results, 'checks'), 20, JSON.stringify(results))
+    // A login makes three requests in a row: waiting on each would take 6 s.
+    for (const result of results) assert.ok(result.elapsedMs < 4500, JSON.stringify(results))
   })
 
   it('a block counted while the primary did not answer is written back: both workers refuse', async () => {
