@@ -3,7 +3,7 @@
  * Fastify route returning the same JSON, in one run: bare, SQLite, bare, PostgreSQL, bare, … so
  * machine noise hits all alike; each ratio is against the mean of the bare runs on either side,
  * and the median ratio over the rounds is the figure.
- * Usage: npm run bench  (BENCH_SECONDS=4 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 TOKEN_CACHE_SECONDS,
+ * Usage: npm run bench  (BENCH_SECONDS=1 BENCH_ROUNDS=12 BENCH_CONNECTIONS=64 TOKEN_CACHE_SECONDS,
  * BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres, or BENCH_POSTGRES_URL=off; or
  * BENCH_DATABASE_URL to load one given database instead of the two fresh ones)
  */
@@ -15,8 +15,8 @@ import autocannon from 'autocannon'
 import pg from 'pg'
 import { saveResult } from './results.ts'
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 4)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const seconds = Number(process.env.BENCH_SECONDS ?? 1)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 12)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64)
 const postgresServer = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 

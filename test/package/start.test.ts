@@ -134,7 +134,7 @@ describe('the packed tarball, installed as a user gets it', () => {
     assert.deepEqual(JSON.parse(out), ['function', true])
   })
 
-  it('`gatehouse serve` from the install answers /healthz, the docs and the demo page, and exits 0 on SIGTERM', async () => {
+  it('`gatehouse serve` from the install answers /healthz, the docs, a registration and the demo page, and exits 0 on SIGTERM', async () => {
     const [port, demoPort] = [await freePort(), await freePort()]
     const child = spawn(process.execPath, ['node_modules/gatehouse/dist/cli/index.js', 'serve'], {
       cwd: app,
@@ -155,6 +155,15 @@ describe('the packed tarball, installed as a user gets it', () => {
     const docs = await fetch(`http://127.0.0.1:${port}/docs`)
     assert.equal(docs.status, 200)
     assert.match(docs.headers.get('content-type') ?? '', /^text\/html/)
+    // The password blocklist is read from a dependency at run time, argon2 is a native module.
+    const register = (password: string) =>
+      fetch(`http://127.0.0.1:${port}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'user@example.com', password }),
+      })
+    assert.equal((await (await register('qwertyuiop')).json()).code, 'PASSWORD_TOO_COMMON')
+    assert.equal((await register('a long and unusual passphrase')).status, 201)
     const demo = await waitFor200(`http://127.0.0.1:${demoPort}/`, child)
     assert.match(await demo.text(), /<html/i)
     child.kill('SIGTERM')
