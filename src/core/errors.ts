@@ -32,6 +32,7 @@ export const ERRORS = {
   BODY_TOO_LARGE: { status: 413, detail: 'Request body too large' },
   URI_TOO_LONG: { status: 414, detail: 'URI too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, detail: 'Unsupported media type' },
+  EXPECTATION_FAILED: { status: 417, detail: 'Only "Expect: 100-continue" is supported' },
   HEADERS_TOO_LARGE: { status: 431, detail: 'Request header fields too large' },
   /** Any other 4xx raised below us: sent with its own status and that status's reason phrase. */
   CLIENT_ERROR: { status: 400, detail: 'Bad Request' },

@@ -1,4 +1,10 @@
-import { STATUS_CODES } from 'node:http'
+import {
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERRORS, type ErrorCode } from '../core/errors.ts'
@@ -37,6 +43,7 @@ const CLIENT_ERROR_CODES: ErrorCode[] = [
   'HEADERS_TOO_LARGE',
   'BODY_TOO_LARGE',
   'MALFORMED_REQUEST',
+  'METHOD_NOT_ALLOWED',
 ]
 
 /** Node's parser and timeout errors, as Node's own clientError handler maps them. */
@@ -47,14 +54,19 @@ function clientErrorCode(error: NodeJS.ErrnoException): ErrorCode {
   return 'MALFORMED_REQUEST'
 }
 
-/** A whole HTTP/1.1 response, written once per error code at boot. */
-function rawResponse(code: ErrorCode, headers: Record<string, string>): Buffer {
+/**
+ * A whole HTTP/1.1 response, written once per error code at boot. The HEAD variant has the same
+ * headers and no body (RFC 9110 §9.3.2): a client reading a body there would take it for the next
+ * response.
+ */
+function rawResponse(code: ErrorCode, headers: Record<string, string>, forHead = false): Buffer {
   const { status, detail } = ERRORS[code]
-  const body = JSON.stringify({ detail, code })
+  const json = JSON.stringify({ detail, code })
+  const body = forHead ? '' : json
   const lines = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
     'content-type: application/json; charset=utf-8',
-    `content-length: ${Buffer.byteLength(body)}`,
+    `content-length: ${Buffer.byteLength(json)}`,
     // A request that cannot be framed gets a 400 "and then close the connection" (RFC 9112
     // §6.3): whatever follows on it could be a smuggled request.
     'connection: close',
@@ -78,6 +90,7 @@ function responseStarted(socket: Duplex): boolean {
 export function gatehouseClientErrorHandler(options: EdgeErrorOptions = {}) {
   const headers = apiHeaders(options)
   const responses = new Map(CLIENT_ERROR_CODES.map((code) => [code, rawResponse(code, headers)]))
+  const headResponses = new Map(CLIENT_ERROR_CODES.map((code) => [code, rawResponse(code, headers, true)]))
   return function clientErrorHandler(
     this: FastifyInstance,
     error: NodeJS.ErrnoException,
@@ -92,13 +105,53 @@ export function gatehouseClientErrorHandler(options: EdgeErrorOptions = {}) {
       socket.destroy()
       return
     }
-    socket.end(responses.get(code))
-    // A client that stops reading must not hold the socket open: close it once flushed, or soon.
-    const timer = setTimeout(() => socket.destroy(), 1000)
-    timer.unref()
-    socket.once('finish', () => {
-      clearTimeout(timer)
-      socket.destroy()
+    const isHead = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD '
+    endWith(socket, (isHead ? headResponses : responses).get(code) as Buffer)
+  }
+}
+
+/** Writes a whole response and closes: once flushed, or soon if the client stops reading. */
+function endWith(socket: Duplex, response: Buffer): void {
+  socket.end(response)
+  const timer = setTimeout(() => socket.destroy(), 1000)
+  timer.unref()
+  socket.once('finish', () => {
+    clearTimeout(timer)
+    socket.destroy()
+  })
+}
+
+/**
+ * What Node answers itself, below Fastify, in our shape: `CONNECT` (Node drops the socket without
+ * a word when nobody listens) and an `Expect` other than 100-continue (Node's bare 417). A request
+ * asking to upgrade the connection (WebSocket, h2c) is served like any other, then the connection
+ * is closed: Node's parser stops refusing malformed requests after one, and a malformed request
+ * left unanswered holds the socket until the headers timeout.
+ */
+export function answerBelowFastify(server: Server, options: EdgeErrorOptions = {}): void {
+  const headers = apiHeaders(options)
+  const connectRefusal = rawResponse('METHOD_NOT_ALLOWED', headers)
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
+    if (socket.writable) endWith(socket, connectRefusal)
+    else socket.destroy()
+  })
+  const { status, detail } = ERRORS.EXPECTATION_FAILED
+  const expectationBody = JSON.stringify({ detail, code: 'EXPECTATION_FAILED' })
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    response.shouldKeepAlive = false
+    response.writeHead(status, {
+      ...headers,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(expectationBody),
     })
+    response.end(request.method === 'HEAD' ? undefined : expectationBody)
+  })
+}
+
+/** The request listener Fastify is given, with upgrade requests answered on a closing connection. */
+export function closingUpgrades(handler: RequestListener): RequestListener {
+  return (request, response) => {
+    if (request.headers.upgrade !== undefined) response.shouldKeepAlive = false
+    handler(request, response)
   }
 }

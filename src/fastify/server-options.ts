@@ -1,6 +1,8 @@
-import type { ServerOptions } from 'node:http'
+import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http'
 import type { FastifyServerOptions } from 'fastify'
 import {
+  answerBelowFastify,
+  closingUpgrades,
   type EdgeErrorOptions,
   gatehouseClientErrorHandler,
   gatehouseFrameworkErrors,
@@ -85,5 +87,32 @@ export function gatehouseServerOptions(options: GatehouseServerOptions = {}) {
     http,
     frameworkErrors: gatehouseFrameworkErrors(options),
     clientErrorHandler: gatehouseClientErrorHandler(options),
+    // Fastify's own server, plus answers in our shape for what Node handles before Fastify. Plain
+    // HTTP/1.1: TLS ends at the proxy in front (an app wanting `https` builds its own server).
+    serverFactory: (
+      handler: RequestListener,
+      fastifyOptions: FastifyServerOptions & { http?: ServerOptions },
+    ) => edgeServer(handler, fastifyOptions, options),
   } satisfies FastifyServerOptions & { http: ServerOptions }
+}
+
+/** What Fastify's own factory does for HTTP/1.1, with the edge answers attached. */
+function edgeServer(
+  handler: RequestListener,
+  fastifyOptions: FastifyServerOptions & { http?: ServerOptions },
+  options: EdgeErrorOptions,
+): Server {
+  const secure = fastifyOptions as { https?: unknown; http2?: unknown }
+  if (secure.https || secure.http2) {
+    throw new Error(
+      'gatehouseServerOptions builds an HTTP/1.1 server: drop `https`/`http2`, or its serverFactory',
+    )
+  }
+  const server = createServer(fastifyOptions.http ?? {}, closingUpgrades(handler))
+  if (fastifyOptions.keepAliveTimeout !== undefined) server.keepAliveTimeout = fastifyOptions.keepAliveTimeout
+  if (fastifyOptions.requestTimeout !== undefined) server.requestTimeout = fastifyOptions.requestTimeout
+  server.setTimeout(fastifyOptions.connectionTimeout ?? 0)
+  if (fastifyOptions.maxRequestsPerSocket) server.maxRequestsPerSocket = fastifyOptions.maxRequestsPerSocket
+  answerBelowFastify(server, options)
+  return server
 }

@@ -18,22 +18,6 @@ export interface KnownFailure {
 
 export const KNOWN_FAILURES: KnownFailure[] = [
   {
-    id: 'expect-417',
-    description:
-      "An Expect header other than 100-continue gets Node's own bare 417 (empty body, none of our " +
-      'headers): the HTTP server has no `checkExpectation` listener. Fix in src/fastify/server-options.ts ' +
-      'or build-app.ts: answer it as `{"detail","code"}` with the API headers.',
-    matches: (_spec, _request, answer) => answer.status === 417,
-  },
-  {
-    id: 'connect-no-answer',
-    description:
-      'CONNECT gets no answer at all: Node destroys the socket when the server has no `connect` ' +
-      'listener. Fix: a `connect` listener that writes our 405 (or 400) JSON with the API headers, then closes.',
-    matches: (_spec, request, _answer, violation) =>
-      request.method.toUpperCase() === 'CONNECT' && violation.rule === 'no-answer',
-  },
-  {
     id: 'cors-preflight-text',
     description:
       "OPTIONS from an allowed origin without Access-Control-Request-Method gets @fastify/cors's " +
@@ -43,27 +27,6 @@ export const KNOWN_FAILURES: KnownFailure[] = [
       request.method.toUpperCase() === 'OPTIONS' &&
       answer.status === 400 &&
       answer.body.toString() === 'Invalid Preflight Request',
-  },
-  {
-    id: 'head-error-body',
-    description:
-      'A HEAD request the HTTP parser refuses (e.g. headers over 16 KiB: 431) is answered with the ' +
-      "JSON body, which a HEAD answer must not carry (RFC 9110 §9.3.2); Node's client then fails with " +
-      '"Data after Connection: close". Fix in src/fastify/edge-errors.ts: omit the body when the raw ' +
-      'request starts with "HEAD ".',
-    matches: (_spec, _request, _answer, violation) => violation.rule === 'head-with-body',
-  },
-  {
-    id: 'upgrade-then-refused',
-    description:
-      'After a request with `Connection: upgrade` + `Upgrade: websocket` (answered normally, kept ' +
-      'alive), a request the HTTP parser refuses on the same connection (headers over 16 KiB, a ' +
-      "lowercase method) gets no answer until the headers timeout (20 s), then a 408: Node's parser stops " +
-      'refusing there and waits (plain http.createServer does the same). The fuzz client keeps such ' +
-      'requests on connections of their own; openapi-fuzz.test.ts probes it directly. Fix: answer ' +
-      'a request that carries Upgrade with `Connection: close` (onSend, or an `upgrade` listener).',
-    probed: true,
-    matches: () => false,
   },
 ]
 

@@ -29,7 +29,11 @@ for (const { dialect, skip, create } of dialects()) {
       const response = await t.app.inject({ url: '/readyz' })
       assert.equal(response.statusCode, 503)
       assert.match(String(response.headers['content-type']), /^application\/json/)
-      assert.deepEqual(response.json(), { detail: 'Database unreachable', code: 'UNAVAILABLE' })
+      assert.deepEqual(response.json(), {
+        detail: 'The database is unavailable, try again shortly',
+        code: 'STORE_UNAVAILABLE',
+      })
+      assert.match(String(response.headers['retry-after']), /^\d+$/)
       assertNoStackTrace(response.body)
       assert.doesNotMatch(response.body, /destroyed|pool|sqlite|postgres/i, 'driver message leaked')
       // Liveness does not depend on the database: a restart would not help.

@@ -21,6 +21,8 @@ export interface RawOptions {
   trickle?: { chunks: string[]; everyMs: number }
   /** Give up (and fail) after this long without a whole response. */
   timeoutMs?: number
+  /** The answer to a HEAD request: Content-Length describes a body that is not sent. */
+  head?: boolean
 }
 
 /** The port an app listens on, after `listen({ port: 0, host: '127.0.0.1' })`. */
@@ -28,7 +30,10 @@ export function portOf(app: FastifyInstance): number {
   return (app.server.address() as net.AddressInfo).port
 }
 
-function parse(raw: Buffer): { status: number; headers: Record<string, string>; body: string } | null {
+function parse(
+  raw: Buffer,
+  head = false,
+): { status: number; headers: Record<string, string>; body: string } | null {
   const end = raw.indexOf('\r\n\r\n')
   if (end === -1) return null
   const [statusLine = '', ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n')
@@ -39,7 +44,7 @@ function parse(raw: Buffer): { status: number; headers: Record<string, string>; 
   }
   const body = raw.subarray(end + 4)
   const length = Number(headers['content-length'] ?? Number.NaN)
-  if (Number.isFinite(length) && body.length < length) return null
+  if (!head && Number.isFinite(length) && body.length < length) return null
   return { status: Number(statusLine.split(' ')[1]), headers, body: body.toString('utf8') }
 }
 
@@ -71,7 +76,7 @@ export function rawRequest(port: number, request: string, options: RawOptions = 
     socket.on('data', (chunk) => {
       received = Buffer.concat([received, chunk])
       if (answered) return
-      const parsed = parse(received)
+      const parsed = parse(received, options.head)
       if (!parsed) return
       answered = { ...parsed, ms: performance.now() - started }
       // Did the server close? Give it a moment, then stop waiting.
