@@ -11,7 +11,7 @@
  * LOGIN_CONCURRENCY / LOGIN_QUEUE_SIZE set the admitted server's bounds)
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -84,6 +84,8 @@ interface FloodStats {
   servedP50Ms: number
   servedP99Ms: number
   maxMs: number
+  /** CPU this flood client burnt (it shares the machine with the server). */
+  clientCpuMs: number
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -95,6 +97,7 @@ async function flood(port: number, durationMs: number, honourRetryAfter: boolean
   const served: number[] = []
   const statuses: Record<string, number> = {}
   let hung = 0
+  const cpuBefore = process.cpuUsage()
   const deadline = performance.now() + durationMs
   console.log('FLOODING')
   const login = (i: number) =>
@@ -155,6 +158,10 @@ async function flood(port: number, durationMs: number, honourRetryAfter: boolean
     servedP50Ms: percentile(served, 0.5),
     servedP99Ms: percentile(served, 0.99),
     maxMs: latencies.at(-1) ?? 0,
+    clientCpuMs: (() => {
+      const used = process.cpuUsage(cpuBefore)
+      return (used.user + used.system) / 1000
+    })(),
   }
   console.log(`STATS ${JSON.stringify(stats)}`)
 }
@@ -197,14 +204,31 @@ async function startServer(label: string, env: Record<string, string>): Promise<
   }
 }
 
+/** CPU seconds the server process (all its threads) has used so far; Linux only, else NaN. */
+function serverCpuSeconds(server: Server): number {
+  try {
+    const fields = readFileSync(`/proc/${server.child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
 async function protectedRoute(server: Server, duration: number) {
+  const cpuBefore = serverCpuSeconds(server)
   const result = await autocannon({
     url: server.url,
     connections,
     duration,
     headers: { authorization: `Bearer ${server.token}` },
   })
-  return { rps: result.requests.average, non2xx: result.non2xx, errors: result.errors + result.timeouts }
+  return {
+    rps: result.requests.average,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    // Share of one core the server got during the window (argon2's thread included).
+    serverCores: (serverCpuSeconds(server) - cpuBefore) / duration,
+  }
 }
 
 type Flood = 'immediate' | 'retry-after'
@@ -255,7 +279,10 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0] as number
   const clients = [floodClient(), floodClient(), floodClient()] as const
   const servers = await Promise.all([
-    startServer('admission on (defaults)', {}),
+    startServer(
+      `admission on (LOGIN_CONCURRENCY=${process.env.LOGIN_CONCURRENCY ?? 'default'}, LOGIN_QUEUE_SIZE=${process.env.LOGIN_QUEUE_SIZE ?? 'default'})`,
+      {},
+    ),
     // The "before": the bounds at their maxima, i.e. every login hashed as it comes.
     startServer('admission off', { LOGIN_CONCURRENCY: '1024', LOGIN_QUEUE_SIZE: '100000' }),
   ])
@@ -274,13 +301,16 @@ async function main(): Promise<void> {
       [servers[0], on],
       [servers[1], off],
     ] as const) {
-      console.log(`\n${server?.label}: GET /protected-route idle ${r.idle.rps.toFixed(0)} req/s`)
+      console.log(
+        `\n${server?.label}: GET /protected-route idle ${r.idle.rps.toFixed(0)} req/s (server used ${r.idle.serverCores.toFixed(2)} cores)`,
+      )
       for (const [kind, f] of Object.entries(r.floods)) {
         const l = f.logins
         const errors = f.route.non2xx + f.route.errors + r.idle.non2xx + r.idle.errors
         failed ||= errors > 0 || l.hung > 0
         console.log(
-          `  flood (${kind}): ${f.route.rps.toFixed(0)} req/s, ratio ${f.ratio.toFixed(2)}, route errors ${errors}`,
+          `  flood (${kind}): ${f.route.rps.toFixed(0)} req/s, ratio ${f.ratio.toFixed(2)}, route errors ${errors} ` +
+            `(server used ${f.route.serverCores.toFixed(2)} cores, the flood client ${(l.clientCpuMs / 1000 / (seconds + 1.5)).toFixed(2)})`,
         )
         console.log(
           `    POST /token ${l.logins} answered (${Object.entries(l.statuses)

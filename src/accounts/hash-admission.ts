@@ -23,10 +23,10 @@ export const DEFAULT_HASH_QUEUE = 16
 
 /**
  * One core fewer than the machine has, and one thread fewer than libuv's pool, at least 1. The
- * async argon2 runs on the pool: a core kept free of hashing serves everything else (on 2 cores,
- * 1 in flight keeps GET /protected-route at ≥ 0.5× its idle throughput under a login flood, 2
- * does not: bench/login-flood.ts), and a thread kept free of hashing serves the pool's other
- * users (fs, dns.lookup, async crypto) without queueing behind a flood.
+ * async argon2 runs on the pool: a core kept free of hashing serves every other request (the
+ * event loop is one thread), and a pool thread kept free serves the pool's other users (fs,
+ * dns.lookup, async crypto) without queueing behind a flood. On 2 cores that is 1 hash at a time,
+ * about 40 logins/s; bench/login-flood.ts measures what it leaves to GET /protected-route.
  */
 export function defaultHashConcurrency(
   cores = availableParallelism(),
