@@ -54,9 +54,27 @@ export async function openMigratedStore(
 ): Promise<{ store: Store; applied: string[] }> {
   const store = openStore(databaseUrl, options)
   try {
-    return { store, applied: await migrateToLatest(store.db, store.dialect) }
+    const applied =
+      store.dialect === 'postgres'
+        ? await migrateUnbounded(databaseUrl, options)
+        : await migrateToLatest(store.db, store.dialect)
+    return { store, applied }
   } catch (error) {
     await store.close()
     throw error
+  }
+}
+
+/**
+ * On PostgreSQL a migration may build an index over millions of rows, and a second process waits
+ * on the migration lock for as long as the first one takes: neither fits the request timeout, so
+ * migrations run on a connection of their own without a statement timeout.
+ */
+async function migrateUnbounded(databaseUrl: string, options: StoreOptions): Promise<string[]> {
+  const migrationStore = openStore(databaseUrl, { ...options, timeoutSeconds: 0, poolSize: 1 })
+  try {
+    return await migrateToLatest(migrationStore.db, migrationStore.dialect)
+  } finally {
+    await migrationStore.close()
   }
 }
