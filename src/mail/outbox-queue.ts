@@ -22,6 +22,17 @@ export async function claimDueMail(
   options: { limit: number; leaseMs: number; now: number },
 ): Promise<OutboxRow[]> {
   const { limit, leaseMs, now } = options
+  // A read first: on SQLite any UPDATE takes the file's write lock, even when it matches nothing,
+  // and every process polling an idle outbox each second would make the others wait for it.
+  const due = await db
+    .selectFrom('outbox')
+    .select('id')
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .where((w) => w.or([w('locked_until', 'is', null), w('locked_until', '<', now)]))
+    .limit(1)
+    .executeTakeFirst()
+  if (!due) return []
   const rows = await db
     .updateTable('outbox')
     .set((eb) => ({ locked_until: now + leaseMs, attempts: eb('attempts', '+', 1) }))
