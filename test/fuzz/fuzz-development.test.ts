@@ -1,0 +1,3 @@
+// The development profile of the OpenAPI fuzz (openapi-fuzz.ts), in a process of its own.
+process.env.FUZZ_PROFILE = 'development'
+await import('./openapi-fuzz.ts')
