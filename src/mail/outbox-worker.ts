@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { PreparedMail } from '../accounts/outbox.ts'
 import type { Database, Dialect } from '../store/schema.ts'
+import { isStoreUnavailable } from '../store/store-errors.ts'
 import { type Backoff, DEFAULT_BACKOFF, retryDelayMs } from './backoff.ts'
 import { MailSendError, summarizeError } from './mail-error.ts'
 import type { MailTransport } from './mail-transport.ts'
@@ -200,6 +201,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   let timer: NodeJS.Timeout | undefined
   let looping = false
   let wakeRequested = false
+  let storeDown = false
 
   function schedule(delayMs: number): void {
     if (!running) return
@@ -216,9 +218,16 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     wakeRequested = false
     track(batch()).then(
       // A full batch means more may be due: go again at once instead of waiting a poll.
-      ({ claimed }) => next(claimed >= batchSize ? 0 : pollIntervalMs),
+      ({ claimed }) => {
+        if (storeDown) log?.info({}, 'mail outbox: the database answers again')
+        storeDown = false
+        next(claimed >= batchSize ? 0 : pollIntervalMs)
+      },
       (error: unknown) => {
-        report(error, { phase: 'claim' })
+        // A database outage is reported once, not at every poll while it lasts.
+        const unavailable = isStoreUnavailable(error)
+        if (!(unavailable && storeDown)) report(error, { phase: 'claim' })
+        storeDown = unavailable
         next(pollIntervalMs)
       },
     )
