@@ -13,6 +13,7 @@ import { profileRoutes } from '../fastify/routes/profile-routes.ts'
 import { sessionListRoutes } from '../fastify/routes/session-list-routes.ts'
 import { sessionRoutes } from '../fastify/routes/session-routes.ts'
 import { gatehouseServerOptions } from '../fastify/server-options.ts'
+import { storeOutageOf } from '../fastify/store-outage.ts'
 import { pruneFinishedMail } from '../mail/outbox-queue.ts'
 import { migrateToLatest, openMigratedStore } from '../store/migrate.ts'
 import type { Store } from '../store/open-store.ts'
@@ -112,6 +113,7 @@ export async function buildApp(
   // store before the audit trail's last batch and the mail in flight could be written.
   app.addHook('onClose', async () => {
     clearInterval(timer)
+    storeOutageOf(app).stop()
     await mailWorker?.stop()
     await auditLog.close()
     // Before Redis and the store, which it publishes through.
