@@ -16,19 +16,7 @@ export interface KnownFailure {
   matches(spec: RequestSpec, request: Concrete, answer: Answer, violation: Violation): boolean
 }
 
-export const KNOWN_FAILURES: KnownFailure[] = [
-  {
-    id: 'cors-preflight-text',
-    description:
-      "OPTIONS from an allowed origin without Access-Control-Request-Method gets @fastify/cors's " +
-      'strictPreflight answer: 400 text/plain "Invalid Preflight Request", not our JSON. Fix in ' +
-      'src/fastify/browser/cors.ts (answer that case itself, or strictPreflight off and refuse in a hook).',
-    matches: (_spec, request, answer) =>
-      request.method.toUpperCase() === 'OPTIONS' &&
-      answer.status === 400 &&
-      answer.body.toString() === 'Invalid Preflight Request',
-  },
-]
+export const KNOWN_FAILURES: KnownFailure[] = []
 
 export const allowKnown = process.env.FUZZ_KNOWN === 'allow'
 

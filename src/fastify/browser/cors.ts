@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
 import { type CorsPolicyOptions, createCorsPolicy } from '../../core/cors/index.ts'
+import { GatehouseError } from '../../core/errors.ts'
 
 /** The Vary value with `Origin` added once (RFC 9110 §12.5.5: a list, case-insensitive). */
 function varyWithOrigin(reply: FastifyReply): string | null {
@@ -48,10 +49,10 @@ async function cors(app: FastifyInstance, options: CorsPolicyOptions): Promise<v
     reply.header('access-control-allow-origin', origin!).headers(allowed)
     if (request.method !== 'OPTIONS') return done()
     // A preflight is answered here, before any auth hook: the browser sends it without credentials.
-    if (!request.headers['access-control-request-method']) {
-      reply.code(400).type('text/plain').send('Invalid Preflight Request')
-      return
-    }
+    // An OPTIONS without Access-Control-Request-Method is no preflight the Fetch standard sends:
+    // refused like any malformed request, in the API's own JSON through the error handler.
+    if (!request.headers['access-control-request-method'])
+      return done(new GatehouseError('MALFORMED_REQUEST'))
     reply.code(204).headers(preflight).send()
   })
 

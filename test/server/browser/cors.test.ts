@@ -96,6 +96,14 @@ describe('CORS with the development defaults (trusts http://localhost:9000)', ()
     assert.equal(response.body, '')
   })
 
+  it('an OPTIONS without Access-Control-Request-Method is a 400 in the API JSON, with the CORS headers', async () => {
+    const response = await t.app.inject({ method: 'OPTIONS', url: '/me', headers: { origin: DEMO_ORIGIN } })
+    assert.equal(response.statusCode, 400)
+    assert.deepEqual(response.json(), { detail: 'Malformed request', code: 'MALFORMED_REQUEST' })
+    assert.equal(response.headers['x-content-type-options'], 'nosniff')
+    assertAllowed(response, DEMO_ORIGIN)
+  })
+
   it('a credentialed 401 for the trusted origin still carries the CORS headers (the page can read why)', async () => {
     const response = await t.app.inject({ url: '/me', headers: { origin: DEMO_ORIGIN } })
     assert.equal(response.statusCode, 401)
