@@ -10,15 +10,13 @@ import { readResult } from './results.ts'
 interface LoginFlood {
   idleRps: number
   floodRps: number
+  floodRpsIgnoringRetryAfter: number
   floodRpsWithoutAdmission: number
   idleRpsWithoutAdmission: number
 }
-interface Latencies {
-  p50Ms: number
-  p99Ms: number
-  samplesMs: number[]
+interface RevocationLatency {
+  results: { deployment: string; revocations: number; revokeToUnauthorizedMs: { p50: number; p99: number } }[]
 }
-type RevocationLatency = Partial<Record<'postgres' | 'redis', Latencies>>
 
 const WIDTH = 900
 const HEIGHT = 380
@@ -36,11 +34,16 @@ function throughputPanel(data: LoginFlood | null, x0: number): string {
       value: data.floodRpsWithoutAdmission / data.idleRpsWithoutAdmission,
       color: '#c44',
     },
-    { label: 'flood, admission on', value: data.floodRps / data.idleRps, color: '#2a7' },
+    { label: 'admission, Retry-After kept', value: data.floodRps / data.idleRps, color: '#2a7' },
+    {
+      label: 'admission, Retry-After ignored',
+      value: data.floodRpsIgnoringRetryAfter / data.idleRps,
+      color: '#da3',
+    },
   ]
   const top = 60
   const height = 240
-  const barWidth = 90
+  const barWidth = 70
   // The issue's floor: under a flood the route keeps at least half its idle throughput.
   const floorY = top + height * 0.5
   parts.push(
@@ -49,48 +52,50 @@ function throughputPanel(data: LoginFlood | null, x0: number): string {
   parts.push(text(x0 + 330, floorY - 4, '0.50', 'font-size="11"'))
   bars.forEach((bar, i) => {
     const h = Math.min(1, bar.value) * height
-    const x = x0 + 20 + i * (barWidth + 30)
+    const x = x0 + 10 + i * (barWidth + 25)
     parts.push(
       `<rect x="${x}" y="${top + height - h}" width="${barWidth}" height="${h}" fill="${bar.color}"/>`,
     )
     parts.push(text(x, top + height - h - 6, bar.value.toFixed(2), 'font-size="12"'))
-    parts.push(text(x, top + height + 18, bar.label, 'font-size="11"'))
+    for (const [line, words] of splitLabel(bar.label).entries()) {
+      parts.push(text(x, top + height + 16 + line * 13, words, 'font-size="10"'))
+    }
   })
   return parts.join('')
 }
 
+/** Two lines at most under a bar. */
+function splitLabel(label: string): string[] {
+  const [first, ...rest] = label.split(', ')
+  return rest.length ? [`${first},`, rest.join(', ')] : [label]
+}
+
 function latencyPanel(data: RevocationLatency | null, x0: number): string {
-  const parts = [text(x0, 30, 'Revocation on A → 401 on B (CDF)', 'font-weight="bold"')]
+  const parts = [text(x0, 30, 'Revocation on A → 401 on B (ms, p50 and p99)', 'font-weight="bold"')]
   if (!data) return parts.concat(text(x0, 60, 'not measured: run bench/revocation-latency.ts')).join('')
   const top = 60
   const height = 240
-  const width = 360
-  const channels = (['postgres', 'redis'] as const).filter((name) => data[name])
-  const maxMs = Math.max(1, ...channels.flatMap((name) => data[name]?.samplesMs ?? []))
-  const colors = { postgres: '#36c', redis: '#d62' }
-  parts.push(`<line x1="${x0}" x2="${x0 + width}" y1="${top + height}" y2="${top + height}" stroke="#333"/>`)
-  parts.push(text(x0, top + height + 18, '0 ms', 'font-size="11"'))
-  parts.push(text(x0 + width - 40, top + height + 18, `${maxMs.toFixed(0)} ms`, 'font-size="11"'))
-  channels.forEach((name, i) => {
-    const samples = [...(data[name]?.samplesMs ?? [])].sort((a, b) => a - b)
-    const points = samples.map((ms, k) => {
-      const x = x0 + (ms / maxMs) * width
-      const y = top + height - ((k + 1) / samples.length) * height
-      return `${x.toFixed(1)},${y.toFixed(1)}`
+  const maxMs = Math.max(1, ...data.results.map((r) => r.revokeToUnauthorizedMs.p99))
+  const barWidth = 40
+  data.results.forEach((result, i) => {
+    const x = x0 + 10 + i * 130
+    const bars = [
+      { value: result.revokeToUnauthorizedMs.p50, color: '#36c', label: 'p50' },
+      { value: result.revokeToUnauthorizedMs.p99, color: '#d62', label: 'p99' },
+    ]
+    bars.forEach((bar, k) => {
+      const h = (bar.value / maxMs) * height
+      const bx = x + k * (barWidth + 4)
+      parts.push(
+        `<rect x="${bx}" y="${top + height - h}" width="${barWidth}" height="${h}" fill="${bar.color}"/>`,
+      )
+      parts.push(text(bx, top + height - h - 6, bar.value.toFixed(0), 'font-size="11"'))
     })
-    parts.push(
-      `<polyline fill="none" stroke="${colors[name]}" stroke-width="2" points="${points.join(' ')}"/>`,
-    )
-    const summary = data[name] as Latencies
-    parts.push(
-      text(
-        x0 + 10,
-        top + 20 + i * 18,
-        `${name}: p50 ${summary.p50Ms.toFixed(1)} ms, p99 ${summary.p99Ms.toFixed(1)} ms (n=${samples.length})`,
-        `font-size="12" fill="${colors[name]}"`,
-      ),
-    )
+    for (const [line, words] of result.deployment.split('-').entries()) {
+      parts.push(text(x, top + height + 16 + line * 13, words, 'font-size="10"'))
+    }
   })
+  parts.push(text(x0 + 250, top + 10, 'blue p50, orange p99', 'font-size="11"'))
   return parts.join('')
 }
 
@@ -101,6 +106,7 @@ const sources = [flood, revocation]
   .map((result) => `${result?.measuredAt.slice(0, 10)} @ ${result?.commit}`)
 const svg = [
   `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="sans-serif" font-size="13">`,
+  '<title>Gatehouse: throughput under a login flood, and revocation latency across instances</title>',
   `<rect width="100%" height="100%" fill="#fff"/>`,
   throughputPanel(flood, 20),
   latencyPanel(revocation, 480),

@@ -5,7 +5,7 @@ import type { Database } from '../store/schema.ts'
 import { createCredentials } from './credentials.ts'
 import type { DomainContext, PasswordRules } from './domain-context.ts'
 import { type ClientInfo, createEventEmitter, type EventHook, type SecurityEventType } from './events.ts'
-import { admitHashing, type HashAdmissionOptions } from './hash-admission.ts'
+import { admitHashing, type HashAdmissionOptions, overloaded, wouldShed } from './hash-admission.ts'
 import { type AccountLimiters, createAccountLimiters, type LimiterOptions } from './limiters.ts'
 import { pruneOneTimeTokens } from './one-time-tokens.ts'
 import { type Preferences, readPreferences, writePreferences } from './preferences.ts'
@@ -103,6 +103,7 @@ export function createAccounts(options: AccountsOptions) {
     requireVerifiedEmail: options.requireVerifiedEmail === true,
     resetTokenTtlSeconds: options.resetTokenTtlSeconds ?? 3600,
     verifyTokenTtlSeconds: options.verifyTokenTtlSeconds ?? 86400,
+    onBackgroundError,
   }
   const credentials = createCredentials(context)
   const recovery = createRecovery(context)
@@ -119,6 +120,8 @@ export function createAccounts(options: AccountsOptions) {
      * per client when the client is given (anti-automation, ASVS 5.0 V2.4.1).
      */
     async register(input: Registration, client?: ClientInfo): Promise<User> {
+      // Shed before the attempt is counted: a refused registration must not spend the quota.
+      if (wouldShed(context.hasher)) throw overloaded()
       if (client) await limiters.register.consume(client.ip)
       return credentials.createAccount(input.email, input.password, false)
     },

@@ -82,10 +82,7 @@ export function assertValidEmail(email: string): void {
 /** Logging in, proving the password again, and changing the credentials. */
 export function createCredentials(context: DomainContext) {
   const { db, hasher, limiters, sessions, emit } = context
-  // TODO(issue 8): `context.onBackgroundError` once DomainContext carries it (asked of its owner).
-  const reportBackground =
-    (context as DomainContext & { onBackgroundError?: (error: unknown) => void }).onBackgroundError ??
-    (() => {})
+  const reportBackground = context.onBackgroundError
 
   /**
    * The user for these credentials, or null; unknown email, wrong password and inactive account
@@ -217,7 +214,7 @@ export function createCredentials(context: DomainContext) {
         }
         return changed
       })
-      sessions.forgetUser(user.id)
+      await sessions.forgetUser(user.id)
       if (normalizeEmail(user.email) !== normalizeEmail(previous.email)) {
         if (context.sendsMail) context.mailQueued()
         emit('email.changed', { userId: user.id, sessionId: session.sessionId, client })

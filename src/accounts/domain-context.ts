@@ -26,4 +26,6 @@ export interface DomainContext {
   requireVerifiedEmail: boolean
   resetTokenTtlSeconds: number
   verifyTokenTtlSeconds: number
+  /** Work off the request's path that failed (a best-effort write): logged, never thrown. */
+  onBackgroundError: (error: unknown) => void
 }

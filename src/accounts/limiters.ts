@@ -3,7 +3,6 @@ import { isGatehouseError } from '../core/errors.ts'
 import { type AttemptLimiter, createAttemptLimiter, REGISTER_LIMIT_DEFAULTS } from './attempt-limiter.ts'
 import { BoundedMemoryStore } from './bounded-memory-store.ts'
 import { createLoginThrottle, type LoginThrottle, type LoginThrottleOptions } from './login-throttle.ts'
-import { shareCounters } from './rate-limit.ts'
 import type { SharedCounters } from './shared-counters.ts'
 
 /**
@@ -61,8 +60,12 @@ export function createAccountLimiters(options: LimiterOptions = {}): AccountLimi
   const prefix = options.keyPrefix ?? 'gatehouse'
   const memoryStore = new BoundedMemoryStore({ maxKeys: options.maxKeys })
   // Every limiter below counts in `shared` (Redis first), with this memory as its fallback.
-  if (options.shared && !options.redis) shareCounters(memoryStore, options.shared)
-  const common = { redis: options.redis, onStoreError: options.onStoreError, memoryStore }
+  const common = {
+    redis: options.redis,
+    shared: options.shared,
+    onStoreError: options.onStoreError,
+    memoryStore,
+  }
   const mailLimiter = (name: string, limits: MailRequestLimits = {}): MailRequestLimiter => {
     const defaults = MAIL_REQUEST_LIMIT_DEFAULTS
     const windowSeconds = limits.windowSeconds ?? defaults.windowSeconds

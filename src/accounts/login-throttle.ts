@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { type RateLimiterLike, RateLimiterRes } from 'rate-limiter-flexible'
 import { BoundedMemoryStore } from './bounded-memory-store.ts'
 import { counterLimiter, rateLimited } from './rate-limit.ts'
+import type { SharedCounters } from './shared-counters.ts'
 import { accountKey, clientKey } from './throttle-keys.ts'
 
 /**
@@ -27,6 +28,8 @@ export interface LoginThrottleOptions {
   maxKeys?: number
   /** This process's store (both counters share it and its bound); a new one of `maxKeys` when absent. */
   memoryStore?: BoundedMemoryStore
+  /** Counters shared with the other processes when there is no Redis (the cluster primary's). */
+  shared?: SharedCounters | null
 }
 
 export interface LoginThrottle {
@@ -152,6 +155,7 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
           keyPrefix: `${keyPrefix}:${suffix}`,
           memory,
           redis: options.redis,
+          shared: options.shared,
         })
       : null
   const perAccount = limiter(accountLimit, ACCOUNT_WINDOW_SECONDS, 'account')

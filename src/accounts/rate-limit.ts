@@ -19,20 +19,9 @@ export interface CounterOptions {
   shared?: SharedCounters | null
 }
 
-const sharedByMemory = new WeakMap<BoundedMemoryStore, SharedCounters>()
-
-/**
- * Makes `memory` the fallback of `shared`: every counterLimiter given that memory (and no Redis)
- * counts in `shared`. How createAccountLimiters reaches the limiters it builds through options
- * that only carry the memory store.
- */
-export function shareCounters(memory: BoundedMemoryStore, shared: SharedCounters): void {
-  sharedByMemory.set(memory, shared)
-}
-
 export function counterLimiter(options: CounterOptions): RateLimiterLike {
   const { points, durationSeconds: duration, keyPrefix, memory, redis } = options
-  const shared = redis ? redisCounters(redis) : (options.shared ?? sharedByMemory.get(memory))
+  const shared = redis ? redisCounters(redis) : options.shared
   if (!shared) return new MemoryLimiter(memory, { points, duration, keyPrefix })
   // Shared store unreachable: this process's memory takes over, and what it counts meanwhile is
   // written back when the store returns (src/accounts/shared-limiter.ts says what holds).

@@ -3,6 +3,7 @@ import type { OutboxTable } from '../store/schema.ts'
 import { assertAcceptablePassword, assertValidEmail } from './credentials.ts'
 import type { DomainContext } from './domain-context.ts'
 import type { ClientInfo } from './events.ts'
+import { overloaded, wouldShed } from './hash-admission.ts'
 import { consumeOneTimeToken, createOneTimeToken, deleteUserOneTimeTokens } from './one-time-tokens.ts'
 import { enqueueMail, type PreparedMail } from './outbox.ts'
 import { normalizeEmail, type User } from './user.ts'
@@ -65,6 +66,9 @@ export function createRecovery(context: DomainContext) {
       // Used up before the hash: of many requests racing with one token only the winner pays for
       // argon2, and an unknown token costs none (CWE-400). Should the change then fail, the link is
       // spent and the user asks for another: never two changes from one link.
+      // Shed before the link is spent when no hash slot is free: an overloaded server must not
+      // burn it. (A slot taken between this check and the hash still can; the user asks again.)
+      if (wouldShed(hasher)) throw overloaded()
       const grant = await consumeOneTimeToken(db, 'reset', input.token)
       if (!grant) throw new GatehouseError('RESET_TOKEN_INVALID')
       const hashedPassword = await hasher.hash(input.password)
@@ -89,7 +93,7 @@ export function createRecovery(context: DomainContext) {
         return grant ? markVerified(trx, grant.userId, grant.emailNormalized) : null
       })
       if (!user) throw new GatehouseError('VERIFY_TOKEN_INVALID')
-      sessions.forgetUser(user.id)
+      await sessions.forgetUser(user.id)
       emit('email.verified', { userId: user.id, client: input.client })
       return user
     },

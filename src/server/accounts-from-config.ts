@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import type { Kysely } from 'kysely'
 import { type Accounts, createAccounts } from '../accounts/accounts.ts'
 import type { EventHook } from '../accounts/events.ts'
+import { defaultHashConcurrency } from '../accounts/hash-admission.ts'
 import type { RevocationChannel } from '../accounts/revocation-channel.ts'
 import { createPasswordHasher, createPasswordPolicy } from '../core/passwords/index.ts'
 import type { Database } from '../store/schema.ts'
@@ -15,7 +16,7 @@ export interface AccountsWiring {
   onMailQueued?: () => void
   /** Shared limiter counters (the server's); this process's memory when absent (the CLI). */
   redis?: Redis | null
-  /** Cross-instance revocations (the server's); none in the CLI, which publishes through `publish`. */
+  /** Cross-instance revocations: the server's listens and publishes, the CLI's only publishes. */
   revocations?: RevocationChannel
 }
 
@@ -60,7 +61,13 @@ export function accountsFromConfig(
     onEvent: wiring.onEvent,
     onMailQueued: wiring.onMailQueued,
     onBackgroundError: wiring.onBackgroundError,
-    hashAdmission: { maxInFlight: config.loginConcurrency, maxQueued: config.loginQueueSize },
+    hashAdmission: {
+      // Each worker admits its share: N workers at the single-process default would hash on every
+      // core and leave none to answer the other requests.
+      maxInFlight:
+        config.loginConcurrency || Math.max(1, Math.floor(defaultHashConcurrency() / config.workers)),
+      maxQueued: config.loginQueueSize,
+    },
     revocations: wiring.revocations,
   })
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { type Accounts, type AccountsOptions, createAccounts } from '../../src/accounts/accounts.ts'
+import { admitHashing } from '../../src/accounts/hash-admission.ts'
 import { createPasswordHasher } from '../../src/core/passwords/index.ts'
 import { generateToken, hashToken } from '../../src/core/tokens/index.ts'
 import type { Store } from '../../src/store/open-store.ts'
@@ -481,6 +482,33 @@ for (const { dialect, skip, create } of dialects()) {
           user_id: null,
         })
         assert.deepEqual(prepared, { purpose: 'email-changed', to: 'old@example.com' })
+      })
+    })
+
+    describe('an overloaded server', () => {
+      it('sheds a reset before spending its link, and a registration before counting it', async () => {
+        const email = uniqueEmail('reset-shed')
+        await accounts.register({ email, password: PASSWORD })
+        // One hash slot, no queue, and a registration limit of 1: both refusals must spend nothing.
+        const hasher = admitHashing(createPasswordHasher(), { maxInFlight: 1, maxQueued: 0 })
+        const busy = accountsWith({
+          hasher,
+          hashAdmission: false,
+          limiters: { register: { maxAttempts: 1 } },
+        })
+        const token = await resetTokenFor(email, busy)
+        const occupying = hasher.hash('the one slot is taken')
+        await assert.rejects(
+          busy.resetPassword({ token, password: NEW_PASSWORD, client: CLIENT }),
+          refusedWith('OVERLOADED'),
+        )
+        await assert.rejects(
+          busy.register({ email: uniqueEmail('register-shed'), password: PASSWORD }, CLIENT),
+          refusedWith('OVERLOADED'),
+        )
+        await occupying
+        await busy.resetPassword({ token, password: NEW_PASSWORD, client: CLIENT })
+        await busy.register({ email: uniqueEmail('register-after'), password: PASSWORD }, CLIENT)
       })
     })
   })

@@ -8,7 +8,8 @@ for (const { dialect, skip, create } of dialects()) {
   describe(`concurrent registrations (${dialect})`, { skip }, () => {
     let t: TestApp
     before(async () => {
-      t = await startTestApp({ create })
+      // The race is about the unique index: no registration may be shed by hash admission.
+      t = await startTestApp({ create, env: { LOGIN_QUEUE_SIZE: '1000' } })
     })
     after(() => t?.close())
 
