@@ -198,6 +198,11 @@ export function createAccounts(options: AccountsOptions) {
     async pruneTokens(): Promise<number> {
       return (await sessions.prune()) + (await pruneOneTimeTokens(db))
     },
+    /**
+     * Whether a password check asked for now would be shed (503 OVERLOADED): an adapter may refuse
+     * a login before it even reads the body, so a flood's refusals stay as cheap as possible.
+     */
+    isOverloaded: () => wouldShed(context.hasher),
     findUserById: (id: number) => findUserById(db, id),
     readPreferences: (userId: number) => readPreferences(db, userId),
     writePreferences: (userId: number, preferences: Preferences) => writePreferences(db, userId, preferences),

@@ -85,4 +85,24 @@ describe('login flood over HTTP (LOGIN_CONCURRENCY=1, LOGIN_QUEUE_SIZE=1)', () =
     assert.equal(statuses.filter((s) => s === 201).length, 2, statuses.join(','))
     for (const response of responses.filter((r) => r.statusCode !== 201)) assertOverloaded(response)
   })
+
+  it('sheds before the body is read: while saturated, even a malformed login is a 503, not a 422', async () => {
+    const { app } = gatehouse as TestApp
+    const accounts = app.gatehouse.accounts
+    const inFlight = [0, 1].map((i) => requestToken(app, `flood${i}@example.com`, PASSWORD))
+    const deadline = Date.now() + 5000
+    while (!accounts.isOverloaded() && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+    assert.ok(accounts.isOverloaded(), 'the two logins never took the slot and the queue place')
+    for (const url of ['/token', '/login', '/register']) {
+      const response = await app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/json' },
+        payload: '{"not": "what the route takes"',
+      })
+      assertOverloaded(response)
+    }
+    await Promise.all(inFlight)
+    assert.equal(accounts.isOverloaded(), false)
+  })
 })

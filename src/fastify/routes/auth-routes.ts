@@ -5,6 +5,7 @@ import { GatehouseError } from '../../core/errors.ts'
 import { bearerLogin } from '../bearer-login.ts'
 import { clientOf } from '../client-info.ts'
 import { Email, ErrorRef, Password, TokenResponseSchema, UserRef } from '../schemas.ts'
+import { shedWhenOverloaded } from '../shed-overloaded.ts'
 
 /**
  * Exactly these two fields: any other (`is_superuser`, `isSuperuser`, `id`…) is a 422 naming it,
@@ -43,11 +44,12 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   app.post<{ Body: Static<typeof RegisterBody> }>(
     '/register',
     {
+      onRequest: shedWhenOverloaded(app.gatehouse.accounts),
       schema: {
         tags: ['auth'],
         summary: 'Create an account',
         body: RegisterBody,
-        response: { 201: UserRef, 400: ErrorRef, 422: ErrorRef, 429: ErrorRef },
+        response: { 201: UserRef, 400: ErrorRef, 422: ErrorRef, 429: ErrorRef, 503: ErrorRef },
       },
     },
     async (request, reply) => {
@@ -62,6 +64,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
   app.post<{ Body: Static<typeof TokenForm> }>(
     '/token',
     {
+      onRequest: shedWhenOverloaded(app.gatehouse.accounts),
       schema: {
         tags: ['auth'],
         summary: 'OAuth2 password flow: exchange email and password for a bearer token',
@@ -74,6 +77,7 @@ export async function authRoutes(app: FastifyInstance, options: AuthRoutesOption
           403: ErrorRef,
           422: ErrorRef,
           429: ErrorRef,
+          503: ErrorRef,
         },
       },
     },

@@ -5,6 +5,7 @@ import { clearSessionCookies, issueCsrfToken, signIn } from '../browser/session.
 import { clientOf } from '../client-info.ts'
 import { currentUser } from '../current-user.ts'
 import { ErrorRef, UserRef } from '../schemas.ts'
+import { shedWhenOverloaded } from '../shed-overloaded.ts'
 
 // Only these fields: any other is a 422 naming it (OWASP Mass Assignment Cheat Sheet).
 const LoginBody = Type.Object(
@@ -37,6 +38,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: Static<typeof LoginBody> }>(
     '/login',
     {
+      onRequest: shedWhenOverloaded(app.gatehouse.accounts),
       // Login has no session yet: the Fetch Metadata layer covers login CSRF, not the token.
       config: { csrf: false },
       schema: {
@@ -44,7 +46,14 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
         summary: 'Sign in with a session cookie (form or JSON)',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: LoginBody,
-        response: { 200: LoginResponse, 401: ErrorRef, 403: ErrorRef, 422: ErrorRef, 429: ErrorRef },
+        response: {
+          200: LoginResponse,
+          401: ErrorRef,
+          403: ErrorRef,
+          422: ErrorRef,
+          429: ErrorRef,
+          503: ErrorRef,
+        },
       },
     },
     async (request, reply) => {
