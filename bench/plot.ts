@@ -95,7 +95,7 @@ function latencyPanel(data: RevocationLatency | null, x0: number): string {
       parts.push(text(x, top + height + 16 + line * 13, words, 'font-size="10"'))
     }
   })
-  parts.push(text(x0 + 250, top + 10, 'blue p50, orange p99', 'font-size="11"'))
+  parts.push(text(x0, top + height + 62, 'blue: p50, orange: p99', 'font-size="11"'))
   return parts.join('')
 }
 
