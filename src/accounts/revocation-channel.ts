@@ -114,3 +114,25 @@ export function createLinkState(options: {
     },
   }
 }
+
+/**
+ * A channel's publishing side: a failure is logged when publishing starts failing, not at every
+ * revocation while it lasts (the revocation itself is in the database either way).
+ */
+export function createPublishLog(options: { ttlSeconds: number; log: ChannelLog; peers?: string }) {
+  let failing = false
+  return {
+    succeeded() {
+      failing = false
+    },
+    failed(error: unknown) {
+      if (failing) return
+      failing = true
+      options.log.warn(
+        { err: error },
+        `revocation not published: other ${options.peers ?? 'instances'} honour it within ` +
+          `TOKEN_CACHE_SECONDS (${options.ttlSeconds} s)`,
+      )
+    },
+  }
+}

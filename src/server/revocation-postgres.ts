@@ -5,6 +5,7 @@ import {
   type ChannelLog,
   createLinkState,
   createListenerSet,
+  createPublishLog,
   encodeRevocation,
   type RevocationChannel,
 } from '../accounts/revocation-channel.ts'
@@ -57,7 +58,7 @@ export function postgresRevocationChannel(options: PostgresRevocationOptions): R
   let retryMs = RETRY_MIN_MS
   let retryTimer: NodeJS.Timeout | undefined
   let heartbeat: NodeJS.Timeout | undefined
-  let publishFailing = false
+  const publishLog = createPublishLog({ ttlSeconds: options.ttlSeconds, log: options.log })
 
   const lost = (failed: pg.Client, error?: unknown) => {
     if (client !== failed) return
@@ -125,14 +126,9 @@ export function postgresRevocationChannel(options: PostgresRevocationOptions): R
       try {
         // One statement through the pool, bounded like every other (DATABASE_TIMEOUT_SECONDS).
         await sql`select pg_notify(${channel}, ${encodeRevocation(revocation)})`.execute(options.db)
-        publishFailing = false
+        publishLog.succeeded()
       } catch (error) {
-        if (publishFailing) return
-        publishFailing = true
-        options.log.warn(
-          { err: error },
-          `revocation not published: other instances honour it within TOKEN_CACHE_SECONDS (${options.ttlSeconds} s)`,
-        )
+        publishLog.failed(error)
       }
     },
     subscribe: (listener) => listeners.add(listener),

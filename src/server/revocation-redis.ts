@@ -3,6 +3,7 @@ import {
   type ChannelLog,
   createLinkState,
   createListenerSet,
+  createPublishLog,
   encodeRevocation,
   type RevocationChannel,
 } from '../accounts/revocation-channel.ts'
@@ -43,7 +44,7 @@ export function redisRevocationChannel(options: RedisRevocationOptions): Revocat
     log: options.log,
     listeners,
   })
-  let publishFailing = false
+  const publishLog = createPublishLog({ ttlSeconds: options.ttlSeconds, log: options.log })
   let subscriber: Redis | null = null
   let heartbeat: NodeJS.Timeout | undefined
 
@@ -88,14 +89,9 @@ export function redisRevocationChannel(options: RedisRevocationOptions): Revocat
     async publish(revocation) {
       try {
         await options.publisher.publish(channel, encodeRevocation(revocation))
-        publishFailing = false
+        publishLog.succeeded()
       } catch (error) {
-        if (publishFailing) return
-        publishFailing = true
-        options.log.warn(
-          { err: error },
-          `revocation not published: other instances honour it within TOKEN_CACHE_SECONDS (${options.ttlSeconds} s)`,
-        )
+        publishLog.failed(error)
       }
     },
     subscribe: (listener) => listeners.add(listener),

@@ -3,6 +3,7 @@ import {
   type ChannelLog,
   createLinkState,
   createListenerSet,
+  createPublishLog,
   encodeRevocation,
   type RevocationChannel,
 } from '../accounts/revocation-channel.ts'
@@ -49,7 +50,11 @@ export function sqliteRevocationChannel(options: SqliteRevocationOptions): Revoc
   let lastId: number | null = null
   let polling = false
   let closed = false
-  let publishFailing = false
+  const publishLog = createPublishLog({
+    ttlSeconds: options.ttlSeconds,
+    log: options.log,
+    peers: 'processes',
+  })
   let prunedAt = 0
   let saidMissing = false
   const missingTable = () => {
@@ -111,15 +116,10 @@ export function sqliteRevocationChannel(options: SqliteRevocationOptions): Revoc
           prunedAt = now
           await sql`delete from revocation_events where created_at < ${now - RETENTION_MS}`.execute(db)
         }
-        publishFailing = false
+        publishLog.succeeded()
       } catch (error) {
         if (isMissingTable(error)) return missingTable()
-        if (publishFailing) return
-        publishFailing = true
-        options.log.warn(
-          { err: error },
-          `revocation not published: other processes honour it within TOKEN_CACHE_SECONDS (${options.ttlSeconds} s)`,
-        )
+        publishLog.failed(error)
       }
     },
     subscribe: (listener) => listeners.add(listener),
