@@ -152,6 +152,7 @@ export async function validateAccessToken(
     kind: row.kind as TokenKind,
     createdAt: new Date(row.token_created_at),
     expiresAt: new Date(row.expires_at),
+    scopes: null,
   }
   // The cache must not answer for a token past its idle deadline either.
   const idleDeadline =

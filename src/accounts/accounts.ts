@@ -1,7 +1,10 @@
 import type { Kysely } from 'kysely'
 import { GatehouseError } from '../core/errors.ts'
 import { createPasswordPolicy, type PasswordHasher } from '../core/passwords/index.ts'
+import { NO_SCOPES, type ScopeRegistry } from '../core/scopes/index.ts'
 import type { Database } from '../store/schema.ts'
+import { createAdministration } from './administration.ts'
+import { createApiKeys } from './api-keys.ts'
 import { createCredentials } from './credentials.ts'
 import type { DomainContext, PasswordRules } from './domain-context.ts'
 import { type ClientInfo, createEventEmitter, type EventHook, type SecurityEventType } from './events.ts'
@@ -13,6 +16,7 @@ import { createRecovery } from './recovery.ts'
 import type { RevocationChannel } from './revocation-channel.ts'
 import type { AccessTokenContext, SessionSummary, TokenKind } from './session.ts'
 import { createSessions } from './sessions.ts'
+import { assertNotApiKey } from './step-up.ts'
 import type { User } from './user.ts'
 import { findUserById, updateActive } from './users.ts'
 
@@ -47,6 +51,12 @@ export interface AccountsOptions {
   hashAdmission?: HashAdmissionOptions | false
   /** Tells the other instances of this store about revocations (and hears theirs); none: TTL bound. */
   revocations?: RevocationChannel
+  /** The scopes API keys may carry (`defineScopes`); none: no key can be created. */
+  scopes?: ScopeRegistry
+  /** The longest lifetime of a new API key, in days (default 365). */
+  apiKeyMaxDays?: number
+  /** A password change or reset ends the user's API keys too (default true). */
+  passwordChangeEndsApiKeys?: boolean
 }
 
 export type Accounts = ReturnType<typeof createAccounts>
@@ -103,15 +113,21 @@ export function createAccounts(options: AccountsOptions) {
     requireVerifiedEmail: options.requireVerifiedEmail === true,
     resetTokenTtlSeconds: options.resetTokenTtlSeconds ?? 3600,
     verifyTokenTtlSeconds: options.verifyTokenTtlSeconds ?? 86400,
+    scopes: options.scopes ?? NO_SCOPES,
+    apiKeyMaxDays: options.apiKeyMaxDays ?? 365,
+    passwordChangeEndsApiKeys: options.passwordChangeEndsApiKeys !== false,
     onBackgroundError,
   }
   const credentials = createCredentials(context)
   const recovery = createRecovery(context)
+  const apiKeys = createApiKeys(context, credentials.verifyPassword)
 
   return {
     db,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
     limiters,
+    scopes: context.scopes,
+    apiKeyMaxDays: context.apiKeyMaxDays,
 
     /**
      * Public self-registration: an active, unverified, unprivileged account, and a verification
@@ -148,35 +164,51 @@ export function createAccounts(options: AccountsOptions) {
     validateToken: (token: string, kind: TokenKind): Promise<AccessTokenContext | null> =>
       sessions.validate(token, kind),
 
+    createApiKey: apiKeys.createApiKey,
+    listApiKeys: apiKeys.listApiKeys,
+    revokeApiKey: apiKeys.revokeApiKey,
+    /** A personal API key's context (`ghk_…`, header only), or null: one null for every failure. */
+    validateApiKey: apiKeys.validateApiKey,
+    /** Superuser routes and the CLI's `users` commands. */
+    admin: createAdministration(context),
+
     async logout(session: AccessTokenContext, client: ClientInfo): Promise<void> {
+      assertNotApiKey(session)
       await sessions.revokeToken(session.tokenHash)
       emit('logout', { userId: session.user.id, sessionId: session.sessionId, client })
     },
     revokeToken: (tokenHash: string) => sessions.revokeToken(tokenHash),
 
-    listSessions: (session: AccessTokenContext): Promise<SessionSummary[]> =>
-      sessions.list(session.user.id, session.tokenId),
+    listSessions(session: AccessTokenContext): Promise<SessionSummary[]> {
+      assertNotApiKey(session)
+      return sessions.list(session.user.id, session.tokenId)
+    },
     /** Ends one of the caller's own sessions; NOT_FOUND for any other id (no hint it exists). */
     async revokeSession(session: AccessTokenContext, sessionId: string, client: ClientInfo): Promise<void> {
+      assertNotApiKey(session)
       if (!(await sessions.revokeById(session.user.id, sessionId))) throw new GatehouseError('NOT_FOUND')
       emit('session.revoked', { userId: session.user.id, sessionId, client, reason: 'by_owner' })
     },
     /** "Sign out everywhere else": every session of the caller but this one. Returns how many. */
     async revokeOtherSessions(session: AccessTokenContext, client: ClientInfo): Promise<number> {
-      const count = await sessions.revokeUser(session.user.id, session.tokenId)
+      assertNotApiKey(session)
+      const count = await sessions.revokeUser(session.user.id, {
+        exceptTokenId: session.tokenId,
+        apiKeys: false,
+      })
       if (count > 0) emit('session.revoked', { userId: session.user.id, client, reason: 'other_sessions' })
       return count
     },
-    /** Every session of the user (an operator's action, e.g. after a leak). */
-    revokeUserTokens: (userId: number) => sessions.revokeUser(userId),
+    /** Every session and API key of the user (an operator's action, e.g. after a leak). */
+    revokeUserTokens: (userId: number) => sessions.revokeUser(userId, { apiKeys: true }),
     /** An operator's view of a user's live sessions (none is "current"). */
     listUserSessions: (userId: number) => sessions.list(userId, null),
     /** An operator ends one session of the user; false when the user has no such session. */
     revokeUserSession: (userId: number, sessionId: string) => sessions.revokeById(userId, sessionId),
-    /** Deactivation ends every session at once (ASVS 5.0 V7.4.2). */
+    /** Deactivation ends every session and API key at once (ASVS 5.0 V7.4.2). */
     async setActive(userId: number, isActive: boolean): Promise<User | null> {
       const user = await updateActive(db, userId, isActive)
-      if (!isActive) await sessions.revokeUser(userId)
+      if (!isActive) await sessions.revokeUser(userId, { apiKeys: true })
       else await sessions.forgetUser(userId)
       return user
     },
@@ -194,7 +226,7 @@ export function createAccounts(options: AccountsOptions) {
       })
     },
 
-    /** Expired (and idle) sessions and expired links. */
+    /** Expired (and idle) sessions, expired API keys and expired links. */
     async pruneTokens(): Promise<number> {
       return (await sessions.prune()) + (await pruneOneTimeTokens(db))
     },

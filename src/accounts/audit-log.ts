@@ -59,7 +59,7 @@ export interface AuditLog {
  * header, a user agent, a reason echoing a request), so none is stored unbounded.
  */
 const MAX_LENGTH = { type: 64, sessionId: 64, ip: 64, userAgent: 100, reason: 200 } as const
-/** 7 bound values a row: 1,000 rows stay well under SQLite's 32,766 and PostgreSQL's 65,535. */
+/** 8 bound values a row: 1,000 rows stay well under SQLite's 32,766 and PostgreSQL's 65,535. */
 const MAX_BATCH_LIMIT = 1000
 const MAX_LIST_LIMIT = 1000
 const DAY_MS = 86_400_000
@@ -85,6 +85,7 @@ function toRow(event: SecurityEvent): NewAuditRow {
     created_at: event.at,
     type: truncate(String(event.type), MAX_LENGTH.type) ?? '',
     user_id: event.userId,
+    actor_id: event.actorId,
     session_id: truncate(event.sessionId, MAX_LENGTH.sessionId),
     ip: truncate(event.ip, MAX_LENGTH.ip),
     user_agent: truncate(event.userAgent, MAX_LENGTH.userAgent),

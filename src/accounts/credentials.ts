@@ -9,6 +9,7 @@ import { NoVerdict } from './login-throttle.ts'
 import { deleteUserOneTimeTokens } from './one-time-tokens.ts'
 import { enqueueMail } from './outbox.ts'
 import type { AccessTokenContext, IssuedAccessToken, TokenKind } from './session.ts'
+import { assertNotApiKey, isFreshSession } from './step-up.ts'
 import { normalizeEmail, type User } from './user.ts'
 import { findCredentialsByEmail, findUserById, insertUser, updateEmail, updatePasswordHash } from './users.ts'
 
@@ -194,8 +195,8 @@ export function createCredentials(context: DomainContext) {
       const { session, client } = input
       assertValidEmail(input.email)
       await limiters.register.consume(client.ip)
-      const ageSeconds = (Date.now() - session.createdAt.getTime()) / 1000
-      if (ageSeconds >= context.freshSessionSeconds) {
+      assertNotApiKey(session)
+      if (!isFreshSession(session, context.freshSessionSeconds)) {
         const verified =
           input.currentPassword !== undefined &&
           (await verifyPassword(session.user, input.currentPassword, client))
@@ -229,6 +230,7 @@ export function createCredentials(context: DomainContext) {
      */
     async changePassword(input: ChangePasswordInput): Promise<void> {
       const { session, client } = input
+      assertNotApiKey(session)
       assertAcceptablePassword(context, 'newPassword', input.newPassword)
       if (!(await verifyPassword(session.user, input.currentPassword, client))) {
         emit('login.failed', { userId: session.user.id, client, reason: 'wrong_current_password' })
@@ -240,7 +242,10 @@ export function createCredentials(context: DomainContext) {
         await deleteUserOneTimeTokens(trx, session.user.id)
       })
       if (input.keepOtherSessions !== true) {
-        const ended = await sessions.revokeUser(session.user.id, session.tokenId)
+        const ended = await sessions.revokeUser(session.user.id, {
+          exceptTokenId: session.tokenId,
+          apiKeys: context.passwordChangeEndsApiKeys,
+        })
         if (ended > 0)
           emit('session.revoked', { userId: session.user.id, client, reason: 'password_changed' })
       }

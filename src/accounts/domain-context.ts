@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { PasswordHasher } from '../core/passwords/index.ts'
+import type { ScopeRegistry } from '../core/scopes/index.ts'
 import type { Database } from '../store/schema.ts'
 import type { EmitEvent } from './events.ts'
 import type { AccountLimiters } from './limiters.ts'
@@ -26,6 +27,12 @@ export interface DomainContext {
   requireVerifiedEmail: boolean
   resetTokenTtlSeconds: number
   verifyTokenTtlSeconds: number
+  /** What API keys may be granted. */
+  scopes: ScopeRegistry
+  /** The longest lifetime a new API key may ask for. */
+  apiKeyMaxDays: number
+  /** Whether a password change or reset ends the user's API keys as it ends their sessions. */
+  passwordChangeEndsApiKeys: boolean
   /** Work off the request's path that failed (a best-effort write): logged, never thrown. */
   onBackgroundError: (error: unknown) => void
 }

@@ -20,6 +20,11 @@ export type SecurityEventType =
   | 'email.verification_requested'
   | 'csrf.refused'
   | 'token.kind_mismatch'
+  | 'api_key.created'
+  | 'api_key.revoked'
+  | 'admin.user_updated'
+  | 'admin.user_deleted'
+  | 'admin.sessions_revoked'
 
 /** Who asked: the client's address (as the adapter resolved it) and its user agent. */
 export interface ClientInfo {
@@ -34,6 +39,8 @@ export interface SecurityEvent {
   at: number
   /** The account concerned, when known (never guessed from an email that may not exist). */
   userId: number | null
+  /** Who acted on that account when it was not its owner (a superuser's id); null otherwise. */
+  actorId: number | null
   /** The public id of the session concerned (never the token or its hash). */
   sessionId: string | null
   ip: string | null
@@ -47,6 +54,7 @@ export type EventHook = (event: SecurityEvent) => void
 
 export interface EventDetails {
   userId?: number | null
+  actorId?: number | null
   sessionId?: string | null
   client?: ClientInfo | null
   reason?: string | null
@@ -63,6 +71,7 @@ export function createEventEmitter(hooks: EventHook[], onError: (error: unknown)
       type,
       at: Date.now(),
       userId: details.userId ?? null,
+      actorId: details.actorId ?? null,
       sessionId: details.sessionId ?? null,
       ip: details.client?.ip ?? null,
       userAgent: summarizeUserAgent(details.client?.userAgent),

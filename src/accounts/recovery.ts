@@ -81,7 +81,7 @@ export function createRecovery(context: DomainContext) {
         return (await markVerified(trx, grant.userId, grant.emailNormalized)) ?? owner
       })
       if (!user) throw new GatehouseError('RESET_TOKEN_INVALID')
-      await sessions.revokeUser(user.id)
+      await sessions.revokeUser(user.id, { apiKeys: context.passwordChangeEndsApiKeys })
       emit('password.reset', { userId: user.id, client: input.client })
       return user
     },

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../store/schema.ts'
 import {
+  DEFAULT_TOUCH_INTERVAL_SECONDS,
   issueAccessToken,
   listUserSessions,
   pruneAccessTokens,
@@ -11,6 +12,15 @@ import {
   touchIntervalFor,
   validateAccessToken,
 } from './access-tokens.ts'
+import {
+  deleteApiKeyById,
+  deleteUserApiKeys,
+  type IssuedApiKey,
+  insertApiKey,
+  listApiKeys,
+  pruneApiKeys,
+  validateApiKey,
+} from './api-key-store.ts'
 import type { EmitEvent } from './events.ts'
 import type { Revocation, RevocationChannel } from './revocation-channel.ts'
 import type { AccessTokenContext, IssuedAccessToken, SessionSummary, TokenKind } from './session.ts'
@@ -59,6 +69,11 @@ export function createSessions(options: SessionsOptions) {
     onKindMismatch: ({ userId, sessionId }: { userId: number; sessionId: string }) =>
       emit('token.kind_mismatch', { userId, sessionId }),
   }
+  const validateKeyOptions = {
+    touchIntervalSeconds: DEFAULT_TOUCH_INTERVAL_SECONDS,
+    onTouchError: options.onBackgroundError,
+    cache,
+  }
   const isIdle = (lastActivity: number, now: number) =>
     options.idleTimeoutSeconds > 0 && now - lastActivity > options.idleTimeoutSeconds * 1000
 
@@ -70,6 +85,31 @@ export function createSessions(options: SessionsOptions) {
     /** The token's context when valid *and* of `kind` (bearer: header only; session: cookie only). */
     validate(token: string, kind: TokenKind): Promise<AccessTokenContext | null> {
       return validateAccessToken(db, token, kind, validateOptions)
+    },
+
+    /** A personal API key's context, through the same cache as tokens: a key costs what a token costs. */
+    validateApiKey(key: string): Promise<AccessTokenContext | null> {
+      return validateApiKey(db, key, validateKeyOptions)
+    },
+
+    issueApiKey(input: {
+      userId: number
+      name: string
+      scopes: readonly string[]
+      expiresAt: number
+    }): Promise<IssuedApiKey> {
+      return insertApiKey(db, input)
+    },
+
+    listApiKeys: (userId: number) => listApiKeys(db, userId),
+
+    /** One of the user's keys; false when it is not theirs (or does not exist). */
+    async revokeApiKey(userId: number, keyId: string): Promise<boolean> {
+      const tokenHash = await deleteApiKeyById(db, userId, keyId)
+      if (tokenHash === null) return false
+      cache?.deleteToken(tokenHash)
+      await publish({ kind: 'token', tokenHash })
+      return true
     },
 
     async revokeToken(tokenHash: string): Promise<boolean> {
@@ -88,11 +128,15 @@ export function createSessions(options: SessionsOptions) {
       return true
     },
 
-    /** Every session of the user, or all but `exceptTokenId`. */
-    async revokeUser(userId: number, exceptTokenId?: number): Promise<number> {
+    /**
+     * Every session of the user, or all but `except.tokenId`; with `apiKeys`, every API key too.
+     * Returns how many sessions and keys ended.
+     */
+    async revokeUser(userId: number, scope: { exceptTokenId?: number; apiKeys: boolean }): Promise<number> {
       // Cleared first and tombstoned: a validation racing with the DELETE cannot re-cache a token.
       cache?.deleteUser(userId)
-      const count = await revokeUserTokens(db, userId, exceptTokenId)
+      let count = await revokeUserTokens(db, userId, scope.exceptTokenId)
+      if (scope.apiKeys) count += await deleteUserApiKeys(db, userId)
       // Also when none was deleted here: the user row may have changed (deactivation).
       await publish({ kind: 'user', userId })
       return count
@@ -116,7 +160,7 @@ export function createSessions(options: SessionsOptions) {
         .map(({ tokenId, ...session }) => ({ ...session, current: tokenId === currentTokenId }))
     },
 
-    prune: () => pruneAccessTokens(db, options.idleTimeoutSeconds),
+    prune: async () => (await pruneAccessTokens(db, options.idleTimeoutSeconds)) + (await pruneApiKeys(db)),
   }
 }
 

@@ -8,6 +8,11 @@ export const ERRORS = {
   BAD_CREDENTIALS: { status: 401, detail: 'Incorrect email or password' },
   INVALID_API_KEY: { status: 403, detail: 'Not authenticated' },
   FORBIDDEN: { status: 403, detail: 'Forbidden' },
+  /** RFC 6750 §3.1 `insufficient_scope`: the credential is valid but may not do this. */
+  INSUFFICIENT_SCOPE: { status: 403, detail: 'The credential lacks the scope this request needs' },
+  /** A personal API key opens only the routes its scopes name: never credentials, keys or admin. */
+  API_KEY_NOT_ALLOWED: { status: 403, detail: 'An API key cannot be used for this request' },
+  SUPERUSER_REQUIRED: { status: 403, detail: 'This needs a superuser' },
   CSRF_FAILED: { status: 403, detail: 'CSRF token verification failed' },
   CROSS_SITE_REQUEST: { status: 403, detail: 'Cross-site request refused' },
   FRESH_SESSION_REQUIRED: {
@@ -15,6 +20,10 @@ export const ERRORS = {
     detail: 'This change needs a recent login or the current password',
   },
   EMAIL_EXISTS: { status: 400, detail: 'Email already exists' },
+  /** Someone must be able to administer the deployment: the last superuser keeps the flag. */
+  LAST_SUPERUSER: { status: 409, detail: 'The last active superuser cannot lose superuser rights' },
+  UNKNOWN_SCOPE: { status: 422, detail: 'Unknown scope' },
+  API_KEY_LIMIT: { status: 409, detail: 'Too many API keys: revoke one first' },
   INVALID_CURRENT_PASSWORD: { status: 400, detail: 'The current password is incorrect' },
   RESET_TOKEN_INVALID: { status: 400, detail: 'This reset link is invalid or has expired' },
   VERIFY_TOKEN_INVALID: { status: 400, detail: 'This verification link is invalid or has expired' },

@@ -9,6 +9,7 @@ import { createPasswordHasher, createPasswordPolicy } from '../core/passwords/in
 import type { Database } from '../store/schema.ts'
 import { clusterCounters } from './cluster-counters.ts'
 import type { GatehouseConfig } from './config.ts'
+import { SERVER_SCOPES } from './server-scopes.ts'
 
 export interface AccountsWiring {
   onBackgroundError?: (error: unknown) => void
@@ -69,5 +70,8 @@ export function accountsFromConfig(
       maxQueued: config.loginQueueSize,
     },
     revocations: wiring.revocations,
+    scopes: SERVER_SCOPES,
+    apiKeyMaxDays: config.apiKeyMaxDays,
+    passwordChangeEndsApiKeys: config.passwordChangeEndsApiKeys,
   })
 }

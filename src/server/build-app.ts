@@ -5,6 +5,8 @@ import { docsPlugin } from '../fastify/docs.ts'
 import { hostAllowlistPlugin } from '../fastify/host-allowlist.ts'
 import { DEVELOPMENT_COOKIES, gatehousePlugin, PRODUCTION_COOKIES } from '../fastify/plugin.ts'
 import { accountRoutes } from '../fastify/routes/account-routes.ts'
+import { adminRoutes } from '../fastify/routes/admin-routes.ts'
+import { apiKeyRoutes } from '../fastify/routes/api-key-routes.ts'
 import { auditRoutes } from '../fastify/routes/audit-routes.ts'
 import { authRoutes } from '../fastify/routes/auth-routes.ts'
 import { healthRoutes } from '../fastify/routes/health-routes.ts'
@@ -160,4 +162,6 @@ async function registerAll(
   await app.register(profileRoutes)
   await app.register(accountRoutes, { recovery: config.accountEmails })
   await app.register(auditRoutes, { trail: auditLog })
+  await app.register(apiKeyRoutes)
+  await app.register(adminRoutes, { trail: auditLog })
 }

@@ -27,6 +27,10 @@ export interface GatehouseConfig {
   pruneIntervalSeconds: number
   /** A session younger than this may change the email without re-entering the password. */
   freshSessionSeconds: number
+  /** The longest lifetime a new personal API key may ask for. */
+  apiKeyMaxDays: number
+  /** A password change or reset ends the user's API keys as well as their other sessions. */
+  passwordChangeEndsApiKeys: boolean
   bodyLimitBytes: number
   logLevel: string
   docs: boolean
@@ -325,6 +329,8 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     tokenCacheSeconds: integer(env, 'TOKEN_CACHE_SECONDS', 5, 0, 300),
     pruneIntervalSeconds: integer(env, 'PRUNE_INTERVAL_SECONDS', 3600, 0),
     freshSessionSeconds: integer(env, 'FRESH_SESSION_SECONDS', 600, 0),
+    apiKeyMaxDays: integer(env, 'API_KEY_MAX_DAYS', 365, 1, 3650),
+    passwordChangeEndsApiKeys: flag(env, 'PASSWORD_CHANGE_ENDS_API_KEYS', true),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 64 * 1024, 1024),
     logLevel: env.LOG_LEVEL || 'info',
     docs: mode === 'development' || env.GATEHOUSE_DOCS === '1',

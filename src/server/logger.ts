@@ -1,5 +1,5 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify'
-import { TOKEN_PREFIX } from '../core/tokens/index.ts'
+import { API_KEY_PREFIX, TOKEN_PREFIX } from '../core/tokens/index.ts'
 
 /**
  * Pino JSON logs; credentials never reach them (OWASP Logging Cheat Sheet, "Data to exclude";
@@ -31,8 +31,8 @@ export function loggedUrl(url: string): string {
   return query === -1 ? redactedPath : `${redactedPath}?[redacted]`
 }
 
-// Every kind: access (gth_), reset (gthr_) and verification (gthv_) tokens.
-const TOKEN_IN_PATH = new RegExp(`(${TOKEN_PREFIX.slice(0, -1)}[rv]?_)[^/;?#]*`, 'g')
+// Every kind: access (gth_), reset (gthr_) and verification (gthv_) tokens, and API keys (ghk_).
+const TOKEN_IN_PATH = new RegExp(`(${TOKEN_PREFIX.slice(0, -1)}[rv]?_|${API_KEY_PREFIX})[^/;?#]*`, 'g')
 
 /** Fastify's own request serializer, with the query string redacted. */
 function serializeRequest(request: FastifyRequest) {

@@ -2,6 +2,7 @@ import { type Kysely, type Migration, type MigrationResultSet, Migrator, sql } f
 import { initialMigration } from './migrations/001-initial.ts'
 import { accountLifecycleMigration } from './migrations/002-account-lifecycle.ts'
 import { revocationEpochMigration } from './migrations/003-revocation-epoch.ts'
+import { apiKeysMigration } from './migrations/004-api-keys.ts'
 import { openStore, type Store, type StoreOptions } from './open-store.ts'
 import type { Database, Dialect } from './schema.ts'
 
@@ -11,6 +12,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '001-initial': initialMigration(dialect),
     '002-account-lifecycle': accountLifecycleMigration(dialect),
     '003-revocation-epoch': revocationEpochMigration(dialect),
+    '004-api-keys': apiKeysMigration(dialect),
   }
 }
 

@@ -36,6 +36,23 @@ export interface AccessTokensTable {
   ip: string | null
 }
 
+/** A personal API key: long-lived, scoped, for scripts; never a session (no cookie, no CSRF). */
+export interface ApiKeysTable {
+  id: Generated<number>
+  public_id: string
+  user_id: number
+  name: string
+  /** SHA-256 hex of the key; the key itself is shown once, at creation. */
+  token_hash: string
+  /** `ghk_` and the first characters of the secret: recognisable in a list, useless to an attacker. */
+  prefix: string
+  /** JSON array of scope names. */
+  scopes: string
+  created_at: number
+  expires_at: number
+  last_used_at: number | null
+}
+
 export interface OneTimeTokensTable {
   id: Generated<number>
   /** SHA-256 hex; the token itself exists only in the mail. */
@@ -75,7 +92,10 @@ export interface AuditEventsTable {
   id: Generated<number>
   created_at: number
   type: string
+  /** The account the event is about. */
   user_id: number | null
+  /** Who acted, when not the account itself (a superuser); null for the user's own actions and the CLI. */
+  actor_id: number | null
   session_id: string | null
   ip: string | null
   user_agent: string | null
@@ -92,6 +112,7 @@ export interface PreferencesTable {
 export interface Database {
   users: UsersTable
   access_tokens: AccessTokensTable
+  api_keys: ApiKeysTable
   preferences: PreferencesTable
   one_time_tokens: OneTimeTokensTable
   outbox: OutboxTable

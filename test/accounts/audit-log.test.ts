@@ -14,7 +14,7 @@ import { dialects, openTestStore } from '../helpers/databases.ts'
 
 const DAY_MS = 86_400_000
 const ENTRY_KEYS = ['at', 'id', 'ip', 'reason', 'sessionId', 'type', 'userAgent']
-const COLUMNS = ['created_at', 'id', 'ip', 'reason', 'session_id', 'type', 'user_agent', 'user_id']
+const COLUMNS = ['actor_id', 'created_at', 'id', 'ip', 'reason', 'session_id', 'type', 'user_agent', 'user_id']
 /** Long enough that only close(), flush() or a full batch can have written anything. */
 const NEVER = 3_600_000
 
@@ -26,6 +26,7 @@ function event(overrides: Partial<SecurityEvent> = {}): SecurityEvent {
     type: 'login.succeeded',
     at: Date.now(),
     userId: null,
+    actorId: null,
     sessionId: 'pub_abc',
     ip: '127.0.0.1',
     userAgent: 'Firefox 128 on Linux',

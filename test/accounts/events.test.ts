@@ -13,7 +13,7 @@ const NEW_PASSWORD = 'a brand new passphrase'
 const SAFARI =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15'
 const CLIENT = { ip: '203.0.113.50', userAgent: SAFARI }
-const EVENT_KEYS = ['at', 'ip', 'reason', 'sessionId', 'type', 'userAgent', 'userId']
+const EVENT_KEYS = ['actorId', 'at', 'ip', 'reason', 'sessionId', 'type', 'userAgent', 'userId']
 
 let emailCounter = 0
 const uniqueEmail = (label: string) => `${label}-${++emailCounter}@example.com`

@@ -217,6 +217,7 @@ describe('the token cache after clear()', () => {
     kind: 'bearer' as const,
     createdAt: new Date(0),
     expiresAt: new Date(10_000_000),
+    scopes: null,
   })
 
   it('holds nothing, and caches no validation that began before it', () => {

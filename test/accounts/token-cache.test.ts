@@ -26,6 +26,7 @@ function contextFor(userId: number, tokenHash: string, expiresAt = NOW + 3_600_0
     kind: 'bearer',
     createdAt: date,
     expiresAt: new Date(expiresAt),
+    scopes: null,
   }
 }
 

@@ -223,7 +223,7 @@ export function storeConformance(
         }
       }
 
-      const ALL_MIGRATIONS = ['001-initial', '002-account-lifecycle', '003-revocation-epoch']
+      const ALL_MIGRATIONS = ['001-initial', '002-account-lifecycle', '003-revocation-epoch', '004-api-keys']
 
       async function tableNames(store: Store): Promise<string[]> {
         return (await store.db.introspection.getTables()).map((t) => t.name)

@@ -2,8 +2,8 @@ import crypto, { randomBytes, timingSafeEqual } from 'node:crypto'
 
 /**
  * Opaque tokens: a prefix naming the kind + 256 random bits in base64url. Access tokens are
- * `gth_…`, password-reset tokens `gthr_…`, email-verification tokens `gthv_…`: a token of one kind
- * is never well formed as another, and a leaked one says what it opens.
+ * `gth_…`, password-reset tokens `gthr_…`, email-verification tokens `gthv_…`, personal API keys
+ * `ghk_…`: a token of one kind is never well formed as another, and a leaked one says what it opens.
  * - 256 bits from the CSPRNG: unguessable (OWASP Session Management Cheat Sheet, "Session ID
  *   entropy" asks for at least 64 bits).
  * - A fixed prefix lets secret scanners recognise a leaked token.
@@ -13,14 +13,26 @@ import crypto, { randomBytes, timingSafeEqual } from 'node:crypto'
 export const TOKEN_PREFIX = 'gth_'
 export const RESET_TOKEN_PREFIX = 'gthr_'
 export const VERIFY_TOKEN_PREFIX = 'gthv_'
-export type TokenPrefix = typeof TOKEN_PREFIX | typeof RESET_TOKEN_PREFIX | typeof VERIFY_TOKEN_PREFIX
+export const API_KEY_PREFIX = 'ghk_'
+export type TokenPrefix =
+  | typeof TOKEN_PREFIX
+  | typeof RESET_TOKEN_PREFIX
+  | typeof VERIFY_TOKEN_PREFIX
+  | typeof API_KEY_PREFIX
 const SECRET_BYTES = 32
 const SECRET_PATTERN = '[A-Za-z0-9_-]{43}'
 const PATTERNS: Record<TokenPrefix, RegExp> = {
   [TOKEN_PREFIX]: new RegExp(`^${TOKEN_PREFIX}${SECRET_PATTERN}$`),
   [RESET_TOKEN_PREFIX]: new RegExp(`^${RESET_TOKEN_PREFIX}${SECRET_PATTERN}$`),
   [VERIFY_TOKEN_PREFIX]: new RegExp(`^${VERIFY_TOKEN_PREFIX}${SECRET_PATTERN}$`),
+  [API_KEY_PREFIX]: new RegExp(`^${API_KEY_PREFIX}${SECRET_PATTERN}$`),
 }
+
+/**
+ * The pattern a secret scanner can match for each kind (documented for GitHub custom patterns,
+ * gitleaks, trufflehog): the prefix, then exactly 43 base64url characters.
+ */
+export const TOKEN_PATTERNS: Readonly<Record<TokenPrefix, RegExp>> = PATTERNS
 
 export interface IssuedToken {
   /** Given to the client once; never stored. */
