@@ -6,7 +6,7 @@ import { defineScopes } from '../core/scopes/index.ts'
  * and administration are never in reach of a key, whatever its scopes.
  */
 export const SERVER_SCOPES = defineScopes({
-  'profile:read': 'Read your account (GET /users/me, /me, /profile)',
+  'profile:read': 'Read your account (GET /me, /profile, /protected-route)',
   'prefs:read': 'Read your preferences',
   'prefs:write': 'Change your preferences',
   'audit:read': 'Read your security events (GET /me/audit)',

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { currentUser } from '../current-user.ts'
+import { requireScopes } from '../current-user.ts'
 import { ErrorRef } from '../schemas.ts'
 
 /** What the route reads: the trail's newest entries of one user. */
@@ -31,7 +31,7 @@ const AuditEntrySchema = Type.Object({
 
 /** The caller's own security events, newest first (the last 50): sign-ins, failures, changes. */
 export async function auditRoutes(app: FastifyInstance, options: { trail: AuditTrailReader }): Promise<void> {
-  const authenticated = currentUser({ sessionCookie: app.gatehouse.cookies.session })
+  const authenticated = requireScopes(['audit:read'], { sessionCookie: app.gatehouse.cookies.session })
   app.get(
     '/me/audit',
     {
@@ -39,7 +39,7 @@ export async function auditRoutes(app: FastifyInstance, options: { trail: AuditT
       schema: {
         tags: ['users'],
         summary: 'Your last 50 security events',
-        response: { 200: Type.Array(AuditEntrySchema), 401: ErrorRef },
+        response: { 200: Type.Array(AuditEntrySchema), 401: ErrorRef, 403: ErrorRef },
       },
     },
     async (request) =>

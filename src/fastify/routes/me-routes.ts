@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { toPublicUser } from '../../accounts/user.ts'
-import { currentUser } from '../current-user.ts'
+import { requireScopes } from '../current-user.ts'
 import { ErrorRef, UserRef } from '../schemas.ts'
 
 export async function meRoutes(app: FastifyInstance): Promise<void> {
-  const authenticated = currentUser({ sessionCookie: app.gatehouse.cookies.session })
-  const schema = { tags: ['users'], response: { 200: UserRef, 401: ErrorRef } }
+  const authenticated = requireScopes(['profile:read'], { sessionCookie: app.gatehouse.cookies.session })
+  const schema = { tags: ['users'], response: { 200: UserRef, 401: ErrorRef, 403: ErrorRef } }
 
   app.get(
     '/me',

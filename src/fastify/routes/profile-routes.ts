@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { toPublicUser } from '../../accounts/user.ts'
 import { GatehouseError } from '../../core/errors.ts'
 import { clientOf } from '../client-info.ts'
-import { currentUser } from '../current-user.ts'
+import { currentUser, requireScopes } from '../current-user.ts'
 import { Email, ErrorRef, UserRef } from '../schemas.ts'
 
 export interface ProfileRoutesOptions {
@@ -27,7 +27,9 @@ const PreferencesBody = Type.Object({}, { additionalProperties: true })
 /** The signed-in user's own data: email change, profile, preferences (the strict-headers article). */
 export async function profileRoutes(app: FastifyInstance, options: ProfileRoutesOptions = {}): Promise<void> {
   const { accounts, cookies } = app.gatehouse
+  // Changing the email is a credential change: no API key, whatever its scopes.
   const authenticated = currentUser({ sessionCookie: cookies.session })
+  const scoped = (scope: string) => requireScopes([scope], { sessionCookie: cookies.session })
   const preferencesLimitBytes = options.preferencesLimitBytes ?? 16 * 1024
 
   const updateEmail = {
@@ -57,8 +59,12 @@ export async function profileRoutes(app: FastifyInstance, options: ProfileRoutes
   app.get(
     '/profile',
     {
-      onRequest: authenticated,
-      schema: { tags: ['users'], summary: 'The current user', response: { 200: UserRef, 401: ErrorRef } },
+      onRequest: scoped('profile:read'),
+      schema: {
+        tags: ['users'],
+        summary: 'The current user',
+        response: { 200: UserRef, 401: ErrorRef, 403: ErrorRef },
+      },
     },
     (request) => toPublicUser(request.user!),
   )
@@ -78,7 +84,7 @@ export async function profileRoutes(app: FastifyInstance, options: ProfileRoutes
   app.get<{ Params: Static<typeof UserIdParams> }>(
     '/prefs/:user_id',
     {
-      onRequest: authenticated,
+      onRequest: scoped('prefs:read'),
       schema: {
         ...prefsSchema,
         summary: "A user's own preferences",
@@ -90,7 +96,7 @@ export async function profileRoutes(app: FastifyInstance, options: ProfileRoutes
   app.post<{ Params: Static<typeof UserIdParams>; Body: Record<string, unknown> }>(
     '/prefs/:user_id',
     {
-      onRequest: authenticated,
+      onRequest: scoped('prefs:write'),
       bodyLimit: preferencesLimitBytes,
       schema: {
         ...prefsSchema,

@@ -26,7 +26,7 @@ function securityDependenciesOf(onRequest: RouteOptions['onRequest']): SecurityD
  * dependency's schemes are alternatives; several dependencies all run as onRequest hooks, so they
  * combine as AND — the product of their alternatives. (FastAPI lists every dependency as its own
  * alternative, which documents "any one" where the server requires "all".)
- * Scope lists are empty: routes declare no scope requirement (non-oauth2 schemes need `[]` anyway).
+ * A scheme's scope list is what the route needs of it (empty: only a valid credential).
  */
 function requirementsFor(dependencies: readonly SecurityDependency[]): SecurityRequirement[] {
   let alternatives: SecurityRequirement[] = [{}]
@@ -35,7 +35,7 @@ function requirementsFor(dependencies: readonly SecurityDependency[]): SecurityR
     // OpenAPI reads as "no security").
     if (dependency.securitySchemes.length === 0) continue
     alternatives = alternatives.flatMap((partial) =>
-      dependency.securitySchemes.map((scheme) => ({ ...partial, [scheme.name]: [] })),
+      dependency.securitySchemes.map((scheme) => ({ ...partial, [scheme.name]: [...(scheme.scopes ?? [])] })),
     )
   }
   const unique = new Map(
@@ -44,21 +44,64 @@ function requirementsFor(dependencies: readonly SecurityDependency[]): SecurityR
   return [...unique.values()].filter((requirement) => Object.keys(requirement).length > 0)
 }
 
-function record(schemes: SecuritySchemes, dependency: SecurityDependency, route: string): void {
-  for (const { name, definition } of dependency.securitySchemes) {
+/**
+ * One OAuth2 scheme serves routes needing different scopes: its `scopes` table is the union of
+ * theirs, each described by the application's scope registry when it has one.
+ */
+function withScopeTable(
+  definition: OpenAPIV3.SecuritySchemeObject,
+  known: OpenAPIV3.SecuritySchemeObject | undefined,
+  required: readonly string[],
+  describe: (scope: string) => string,
+): OpenAPIV3.SecuritySchemeObject {
+  if (definition.type !== 'oauth2' || definition.flows.password === undefined) return definition
+  const previous = known?.type === 'oauth2' ? (known.flows.password?.scopes ?? {}) : {}
+  const scopes: Record<string, string> = { ...previous, ...definition.flows.password.scopes }
+  for (const scope of required) scopes[scope] ??= describe(scope)
+  return { ...definition, flows: { ...definition.flows, password: { ...definition.flows.password, scopes } } }
+}
+
+function record(
+  schemes: SecuritySchemes,
+  dependency: SecurityDependency,
+  route: string,
+  describe: (scope: string) => string,
+): void {
+  for (const scheme of dependency.securitySchemes) {
+    const { name } = scheme
     // "__proto__" matches the components-key pattern but would set the prototype of a plain object.
     if (name === '__proto__')
       throw new Error(`security scheme name "__proto__" is not allowed (route ${route})`)
     const known = Object.hasOwn(schemes, name) ? schemes[name] : undefined
-    if (known === undefined) {
+    const definition = withScopeTable(scheme.definition, known, scheme.scopes ?? [], describe)
+    if (
+      known === undefined ||
+      isDeepStrictEqual(withScopeTable(known, definition, [], describe), definition)
+    ) {
       schemes[name] = definition
-    } else if (!isDeepStrictEqual(known, definition)) {
+    } else {
       // One components name must mean one scheme, or the docs would describe the wrong credential.
       throw new Error(
         `security scheme "${name}" is declared twice with different definitions (route ${route}): ` +
           `${JSON.stringify(known)} vs ${JSON.stringify(definition)}; give one of them another schemeName`,
       )
     }
+  }
+}
+
+/**
+ * The application's description of a scope. With the gatehouse plugin, a route needing a scope its
+ * registry does not declare fails at boot, not at the first request that a key cannot pass.
+ */
+function scopeDescriber(app: FastifyInstance, route: string): (scope: string) => string {
+  if (!app.hasDecorator('gatehouse')) return (scope) => scope
+  const registry = app.gatehouse.accounts.scopes
+  return (scope) => {
+    const description = registry.descriptions[scope]
+    if (description === undefined || !Object.hasOwn(registry.descriptions, scope)) {
+      throw new Error(`route ${route} needs scope "${scope}", which defineScopes() does not declare`)
+    }
+    return description
   }
 }
 
@@ -75,8 +118,8 @@ export const securityRegistryPlugin = fp(
     app.addHook('onRoute', (routeOptions) => {
       const dependencies = securityDependenciesOf(routeOptions.onRequest)
       if (dependencies.length === 0) return
-      for (const dependency of dependencies)
-        record(schemes, dependency, `${routeOptions.method} ${routeOptions.url}`)
+      const route = `${routeOptions.method} ${routeOptions.url}`
+      for (const dependency of dependencies) record(schemes, dependency, route, scopeDescriber(app, route))
       const schema = routeOptions.schema as (FastifySchema & { security?: unknown }) | undefined
       // An explicit `security` (even `[]`) is the route author's statement and wins.
       if (schema?.security !== undefined) return

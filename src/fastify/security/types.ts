@@ -5,6 +5,11 @@ import type { OpenAPIV3 } from 'openapi-types'
 export interface DeclaredScheme {
   name: string
   definition: OpenAPIV3.SecuritySchemeObject
+  /**
+   * What the route needs of this scheme: OAuth2 scopes, or role names for other schemes (OpenAPI
+   * 3.1 §4.8.30); listed in the route's security requirement.
+   */
+  scopes?: readonly string[]
 }
 
 /**
