@@ -179,7 +179,7 @@ export function createAccounts(options: AccountsOptions) {
     },
     revokeToken: (tokenHash: string) => sessions.revokeToken(tokenHash),
 
-    listSessions(session: AccessTokenContext): Promise<SessionSummary[]> {
+    async listSessions(session: AccessTokenContext): Promise<SessionSummary[]> {
       assertNotApiKey(session)
       return sessions.list(session.user.id, session.tokenId)
     },

@@ -99,7 +99,7 @@ export function createApiKeys(context: DomainContext, verifyPassword: VerifyPass
       return issued
     },
 
-    listApiKeys(session: AccessTokenContext): Promise<ApiKeySummary[]> {
+    async listApiKeys(session: AccessTokenContext): Promise<ApiKeySummary[]> {
       assertNotApiKey(session)
       return sessions.listApiKeys(session.user.id)
     },
