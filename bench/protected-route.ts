@@ -5,7 +5,8 @@
  * and the median ratio over the rounds is the figure.
  * Usage: npm run bench  (BENCH_SECONDS=1 BENCH_ROUNDS=12 BENCH_CONNECTIONS=64 TOKEN_CACHE_SECONDS,
  * BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres, or BENCH_POSTGRES_URL=off; or
- * BENCH_DATABASE_URL to load one given database instead of the two fresh ones)
+ * BENCH_DATABASE_URL to load one given database instead of the two fresh ones; BENCH_API_KEY=off
+ * leaves out the SQLite run authenticated by a personal API key instead of a token)
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -27,10 +28,18 @@ interface Started {
   token: string
 }
 
-async function startServer(name: string, kind: 'bare' | 'gatehouse', databaseUrl?: string): Promise<Started> {
+async function startServer(
+  name: string,
+  kind: 'bare' | 'gatehouse',
+  env: { databaseUrl?: string; credential?: 'api-key' } = {},
+): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers.ts', kind], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: databaseUrl ? { ...process.env, BENCH_DATABASE_URL: databaseUrl } : process.env,
+    env: {
+      ...process.env,
+      ...(env.databaseUrl ? { BENCH_DATABASE_URL: env.databaseUrl } : {}),
+      ...(env.credential ? { BENCH_CREDENTIAL: env.credential } : {}),
+    },
   })
   const lines = createInterface({ input: child.stdout! })
   for await (const line of lines) {
@@ -89,7 +98,10 @@ const servers: Started[] = []
 try {
   servers.push(await startServer('bare fastify route', 'bare'))
   servers.push(await startServer(given ? 'gatehouse (BENCH_DATABASE_URL)' : 'gatehouse, SQLite', 'gatehouse'))
-  if (database) servers.push(await startServer('gatehouse, PostgreSQL', 'gatehouse', database.url))
+  if (!given && process.env.BENCH_API_KEY !== 'off') {
+    servers.push(await startServer('gatehouse, SQLite, API key', 'gatehouse', { credential: 'api-key' }))
+  }
+  if (database) servers.push(await startServer('gatehouse, PostgreSQL', 'gatehouse', { databaseUrl: database.url }))
   // Warm-up: JIT, page cache, pool connections; not counted.
   for (const server of servers) await load(server, 1)
   // bare, SQLite, bare, PostgreSQL, bare, …: each subject sits between two bare runs, and its
@@ -113,7 +125,7 @@ try {
   )
   const list = (values: number[], digits: number) => values.map((value) => value.toFixed(digits)).join(', ')
   console.log(
-    `${servers[0]!.name.padEnd(24)} ${median(bareRuns).toFixed(0).padStart(6)} req/s (${list(bareRuns, 0)})`,
+    `${servers[0]!.name.padEnd(28)} ${median(bareRuns).toFixed(0).padStart(6)} req/s (${list(bareRuns, 0)})`,
   )
   const results: Record<string, { rps: number[]; ratios: number[]; medianRatio: number }> = {
     [servers[0]!.name]: { rps: bareRuns, ratios: bareRuns.map(() => 1), medianRatio: 1 },
@@ -121,7 +133,7 @@ try {
   for (const [index, subject] of subjects.entries()) {
     results[subject.name] = { rps: rps[index]!, ratios: ratios[index]!, medianRatio: median(ratios[index]!) }
     console.log(
-      `${subject.name.padEnd(24)} ${median(rps[index]!).toFixed(0).padStart(6)} req/s (${list(rps[index]!, 0)})` +
+      `${subject.name.padEnd(28)} ${median(rps[index]!).toFixed(0).padStart(6)} req/s (${list(rps[index]!, 0)})` +
         `  ratio ${median(ratios[index]!).toFixed(2)} (${list(ratios[index]!, 2)})`,
     )
   }

@@ -1,6 +1,8 @@
 /**
  * Server processes for the benchmarks, each started as its own child so the load generator and
- * the server don't share a core. `tsx bench/servers.ts <bare|gatehouse>` prints `READY <port> <token>`.
+ * the server don't share a core. `tsx bench/servers.ts <bare|gatehouse>` prints `READY <port> <token>`;
+ * with BENCH_CREDENTIAL=api-key the credential is a personal API key (`ghk_…`, scope profile:read)
+ * instead of a password-flow token.
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -48,7 +50,16 @@ async function gatehouse(): Promise<{ port: number; token: string }> {
     payload: `username=${encodeURIComponent(USER.email)}&password=bench-password`,
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   })
-  return { port: (app.server.address() as { port: number }).port, token: login.json().access_token }
+  const token: string = login.json().access_token
+  const port = (app.server.address() as { port: number }).port
+  if (process.env.BENCH_CREDENTIAL !== 'api-key') return { port, token }
+  const key = await app.inject({
+    method: 'POST',
+    url: '/api-keys',
+    headers: { authorization: `Bearer ${token}` },
+    payload: { name: 'bench', scopes: ['profile:read'], expires_in_days: 1 },
+  })
+  return { port, token: key.json().key }
 }
 
 const kind = process.argv[2]
