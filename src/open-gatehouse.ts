@@ -1,5 +1,6 @@
 import { type Accounts, createAccounts } from './accounts/accounts.ts'
 import { type Argon2Parameters, createPasswordHasher } from './core/passwords/index.ts'
+import type { ScopeRegistry } from './core/scopes/index.ts'
 import { openMigratedStore } from './store/migrate.ts'
 import type { Store } from './store/open-store.ts'
 
@@ -12,6 +13,8 @@ export interface OpenGatehouseOptions {
   /** Seconds a validated token is remembered in memory (default 5; 0 turns it off). */
   tokenCacheSeconds?: number
   argon2?: Argon2Parameters
+  /** What personal API keys may be allowed to do (`defineScopes({...})`); none: no key can be made. */
+  scopes?: ScopeRegistry
 }
 
 export interface Gatehouse {
@@ -31,6 +34,7 @@ export async function openGatehouse(options: OpenGatehouseOptions = {}): Promise
     idleTimeoutSeconds: options.idleTimeoutSeconds ?? 3600,
     touchIntervalSeconds: options.touchIntervalSeconds,
     tokenCacheSeconds: options.tokenCacheSeconds ?? 5,
+    scopes: options.scopes,
   })
   return { accounts, store, close: () => store.close() }
 }
