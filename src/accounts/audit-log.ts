@@ -1,5 +1,7 @@
 import type { Kysely, Selectable } from 'kysely'
+import { GatehouseError } from '../core/errors.ts'
 import type { AuditEventsTable, Database } from '../store/schema.ts'
+import { checkedLimit, decodeCursor, encodeCursor, MAX_ROW_ID } from './administration.ts'
 import type { EventHook, SecurityEvent } from './events.ts'
 
 /**
@@ -20,6 +22,37 @@ export interface AuditEntry {
   userAgent: string | null
   reason: string | null
 }
+
+/** An entry as a superuser searches the whole trail: whom it is about, and who acted. */
+export interface AuditRecord extends AuditEntry {
+  userId: number | null
+  /** The superuser who acted on the account; null for the owner's own actions and the CLI. */
+  actorId: number | null
+}
+
+export interface AuditQuery {
+  /** Events about this account. */
+  userId?: number
+  /** Exactly this event type (`admin.user_updated`…). */
+  type?: string
+  /** At or after. */
+  since?: Date
+  /** At or before. */
+  until?: Date
+  /** 1..200. */
+  limit: number
+  /** The `nextCursor` of the previous page. */
+  cursor?: string | null
+}
+
+export interface AuditPage {
+  /** Newest first (by insertion order). */
+  events: AuditRecord[]
+  /** Null on the last page. */
+  nextCursor: string | null
+}
+
+export const MAX_AUDIT_PAGE = 200
 
 export interface AuditLogOptions {
   db: Kysely<Database>
@@ -49,6 +82,11 @@ export interface AuditLog {
   close(): Promise<void>
   /** One user's events, newest first, including those still queued. */
   listForUser(userId: number, limit?: number): Promise<AuditEntry[]>
+  /**
+   * The whole trail, newest first, a page at a time (keyset on id), including events still queued.
+   * For superusers: the caller checks who asks. Bad input is a VALIDATION_FAILED on its field.
+   */
+  search(query: AuditQuery): Promise<AuditPage>
   /** Deletes events older than the retention; returns how many. */
   prune(retentionDays: number, now?: number): Promise<number>
   stats(): AuditLogStats
@@ -104,6 +142,37 @@ function toAuditEntry(row: AuditRow): AuditEntry {
     userAgent: row.user_agent,
     reason: row.reason,
   }
+}
+
+function toAuditRecord(row: AuditRow): AuditRecord {
+  return { ...toAuditEntry(row), userId: row.user_id, actorId: row.actor_id }
+}
+
+function refuse(field: string, detail: string): never {
+  throw new GatehouseError('VALIDATION_FAILED', { detail, field })
+}
+
+/** Query values come from a client: each is checked before it reaches the driver. */
+function checkedQuery(query: AuditQuery) {
+  const limit = checkedLimit(query.limit, MAX_AUDIT_PAGE)
+  const before =
+    query.cursor === undefined || query.cursor === null ? null : decodeCursor('audit', query.cursor)
+  const { userId, type, since, until } = query
+  if (userId !== undefined && (!Number.isSafeInteger(userId) || userId < 1 || userId > MAX_ROW_ID)) {
+    refuse('userId', 'Not a user id')
+  }
+  if (type !== undefined && (type.length === 0 || type.length > MAX_LENGTH.type || type.includes('\u0000'))) {
+    refuse('type', 'Not an event type')
+  }
+  for (const [field, date] of [
+    ['since', since],
+    ['until', until],
+  ] as const) {
+    if (date !== undefined && !(date instanceof Date && Number.isFinite(date.getTime()))) {
+      refuse(field, 'Not a date')
+    }
+  }
+  return { limit, before, userId, type, since: since?.getTime(), until: until?.getTime() }
 }
 
 function checkedInteger(name: string, value: number, min: number, max: number): number {
@@ -239,6 +308,27 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
         .limit(limit)
         .execute()
       return rows.map(toAuditEntry)
+    },
+
+    async search(query) {
+      const { limit, before, userId, type, since, until } = checkedQuery(query)
+      // As listForUser: the event of the action just taken is in the page opened next.
+      await flush()
+      const rows = await db
+        .selectFrom('audit_events')
+        .selectAll()
+        .$if(before !== null, (qb) => qb.where('id', '<', before as number))
+        .$if(userId !== undefined, (qb) => qb.where('user_id', '=', userId as number))
+        .$if(type !== undefined, (qb) => qb.where('type', '=', type as string))
+        .$if(since !== undefined, (qb) => qb.where('created_at', '>=', since as number))
+        .$if(until !== undefined, (qb) => qb.where('created_at', '<=', until as number))
+        // Insertion order, not event time: a keyset needs a unique, stable order, and ids are.
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute()
+      const events = rows.slice(0, limit).map(toAuditRecord)
+      const last = events.at(-1)
+      return { events, nextCursor: rows.length > limit && last ? encodeCursor('audit', last.id) : null }
     },
 
     async prune(retentionDays, now = Date.now()) {
