@@ -1,6 +1,8 @@
 import { CompiledQuery, type Kysely } from 'kysely'
 import { generatePublicId, generateToken, hashToken, isWellFormedToken } from '../core/tokens/index.ts'
+import { compiledOnce } from '../store/compiled-once.ts'
 import type { Database } from '../store/schema.ts'
+import { isTouchDue, touchLastUse } from './last-use.ts'
 import type { AccessTokenContext, IssuedAccessToken, SessionSummary, TokenKind } from './session.ts'
 import type { TokenCache } from './token-cache.ts'
 import { rowToUser } from './user.ts'
@@ -88,19 +90,7 @@ function compileTokenLookup(db: Kysely<Database>) {
 
 type TokenLookupRow = ReturnType<typeof compileTokenLookup> extends CompiledQuery<infer R> ? R : never
 
-/**
- * The lookup runs on every authenticated request: its SQL is built once per database (building
- * and compiling with Kysely cost more than running it), and only the parameter changes.
- */
-const tokenLookupSqlByDb = new WeakMap<Kysely<Database>, string>()
-function tokenLookupSql(db: Kysely<Database>): string {
-  let sql = tokenLookupSqlByDb.get(db)
-  if (sql === undefined) {
-    sql = compileTokenLookup(db).sql
-    tokenLookupSqlByDb.set(db, sql)
-  }
-  return sql
-}
+const tokenLookupSql = compiledOnce(compileTokenLookup)
 
 export async function validateAccessToken(
   db: Kysely<Database>,
@@ -118,8 +108,8 @@ export async function validateAccessToken(
       return null
     }
     // A cached hit is a use like any other: the idle clock must see it.
-    if (isTouchDue(cached.lastUsedAt, now, options)) {
-      touch(db, cached.context.tokenId, now, options)
+    if (isTouchDue(cached.lastUsedAt, now, options.touchIntervalSeconds)) {
+      touchLastUse(db, 'access_tokens', cached.context.tokenId, now, options.onTouchError)
       cached.lastUsedAt = now
     }
     return cached.context
@@ -139,9 +129,8 @@ export async function validateAccessToken(
   if (options.idleTimeoutSeconds > 0 && now - lastActivity > options.idleTimeoutSeconds * 1000) return null
 
   let lastUsedAt = row.last_used_at
-  // The first use is always recorded, later ones at most once per interval: never a write per request.
-  if (isTouchDue(lastUsedAt, now, options)) {
-    touch(db, row.token_id, now, options)
+  if (isTouchDue(lastUsedAt, now, options.touchIntervalSeconds)) {
+    touchLastUse(db, 'access_tokens', row.token_id, now, options.onTouchError)
     lastUsedAt = now
   }
   const context: AccessTokenContext = {
@@ -161,18 +150,6 @@ export async function validateAccessToken(
       : Number.POSITIVE_INFINITY
   options.cache?.set(tokenHash, context, now, { lastUsedAt, validUntil: idleDeadline })
   return context
-}
-
-function isTouchDue(lastUsedAt: number | null, now: number, options: ValidateOptions): boolean {
-  return lastUsedAt === null || now - lastUsedAt >= options.touchIntervalSeconds * 1000
-}
-
-function touch(db: Kysely<Database>, tokenId: number, now: number, options: ValidateOptions): void {
-  db.updateTable('access_tokens')
-    .set({ last_used_at: now })
-    .where('id', '=', tokenId)
-    .execute()
-    .catch((error: unknown) => options.onTouchError?.(error))
 }
 
 /** `last_used_at` is written at most once a minute per token when no idle timeout asks for less. */

@@ -6,7 +6,9 @@ import {
   hashToken,
   isWellFormedToken,
 } from '../core/tokens/index.ts'
+import { compiledOnce } from '../store/compiled-once.ts'
 import type { Database } from '../store/schema.ts'
+import { isTouchDue, touchLastUse } from './last-use.ts'
 import type { AccessTokenContext } from './session.ts'
 import type { TokenCache } from './token-cache.ts'
 import { rowToUser } from './user.ts'
@@ -90,16 +92,7 @@ function compileKeyLookup(db: Kysely<Database>) {
 
 type KeyLookupRow = ReturnType<typeof compileKeyLookup> extends CompiledQuery<infer R> ? R : never
 
-/** Built once per database, like the token lookup: only the parameter changes per request. */
-const keyLookupSqlByDb = new WeakMap<Kysely<Database>, string>()
-function keyLookupSql(db: Kysely<Database>): string {
-  let sql = keyLookupSqlByDb.get(db)
-  if (sql === undefined) {
-    sql = compileKeyLookup(db).sql
-    keyLookupSqlByDb.set(db, sql)
-  }
-  return sql
-}
+const keyLookupSql = compiledOnce(compileKeyLookup)
 
 export interface ValidateKeyOptions {
   /** Write last_used_at at most this often per key. */
@@ -126,7 +119,7 @@ export async function validateApiKey(
   const cached = options.cache?.get(tokenHash, now)
   if (cached !== undefined) {
     if (isTouchDue(cached.lastUsedAt, now, options.touchIntervalSeconds)) {
-      touchKey(db, cached.context.tokenId, now, options)
+      touchLastUse(db, 'api_keys', cached.context.tokenId, now, options.onTouchError)
       cached.lastUsedAt = now
     }
     return cached.context
@@ -136,7 +129,7 @@ export async function validateApiKey(
   if (!row || row.expires_at <= now || row.is_active !== 1) return null
   let lastUsedAt = row.last_used_at
   if (isTouchDue(lastUsedAt, now, options.touchIntervalSeconds)) {
-    touchKey(db, row.key_id, now, options)
+    touchLastUse(db, 'api_keys', row.key_id, now, options.onTouchError)
     lastUsedAt = now
   }
   const context: AccessTokenContext = {
@@ -151,18 +144,6 @@ export async function validateApiKey(
   }
   options.cache?.set(tokenHash, context, now, { lastUsedAt })
   return context
-}
-
-function isTouchDue(lastUsedAt: number | null, now: number, intervalSeconds: number): boolean {
-  return lastUsedAt === null || now - lastUsedAt >= intervalSeconds * 1000
-}
-
-function touchKey(db: Kysely<Database>, keyId: number, now: number, options: ValidateKeyOptions): void {
-  db.updateTable('api_keys')
-    .set({ last_used_at: now })
-    .where('id', '=', keyId)
-    .execute()
-    .catch((error: unknown) => options.onTouchError?.(error))
 }
 
 /** Stored by us as a JSON array of strings; anything else (a hand-edited row) grants nothing. */
