@@ -90,6 +90,9 @@ const isValidId = (id: number) => Number.isSafeInteger(id) && id > 0 && id <= MA
 
 type Executor = Kysely<Database>
 
+/** The PostgreSQL advisory lock key of superuser changes ("gate" "su" in ASCII): ours alone. */
+const SUPERUSER_LOCK = 0x6761_7465_7375
+
 /** Superuser and operator use cases over every account. */
 export function createAdministration(context: DomainContext) {
   const { db, sessions, emit } = context
@@ -131,22 +134,15 @@ export function createAdministration(context: DomainContext) {
    * alter. SQLite: BEGIN IMMEDIATE takes the database's one write lock before the first read (a
    * deferred transaction would read a snapshot, then fail with SQLITE_BUSY_SNAPSHOT on upgrade).
    * PostgreSQL (READ COMMITTED): a conditional UPDATE alone is not enough, two transactions each
-   * see the other's superuser still active and both commit; so every such change first locks the
-   * active superusers' rows, in id order (no deadlock between two of them). The second waits, and
-   * its next statement sees what the first committed. NO KEY UPDATE: a login's token insert (a
-   * foreign key's KEY SHARE lock) is not held up.
+   * see the other's superuser still active and both commit; so every such change first takes one
+   * transaction-scoped advisory lock. The second waits, and its next statement sees what the first
+   * committed. One lock for every account rather than row locks: these changes are rare, and the
+   * rule is then plainly serial, whatever rows each change reads.
    */
   async function withSuperuserLock<T>(work: (executor: Executor) => Promise<T>): Promise<T> {
     if (isPostgres) {
       return db.transaction().execute(async (trx) => {
-        await trx
-          .selectFrom('users')
-          .select('id')
-          .where('is_superuser', '=', 1)
-          .where('is_active', '=', 1)
-          .orderBy('id')
-          .forNoKeyUpdate()
-          .execute()
+        await sql`select pg_advisory_xact_lock(${sql.lit(SUPERUSER_LOCK)})`.execute(trx)
         return work(trx)
       })
     }
