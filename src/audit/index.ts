@@ -1,0 +1,7 @@
+export { ALL_CHECKS } from './checks/index.ts'
+export { AuditUsageError, TargetUnreachableError } from './errors.ts'
+export type { AuditReport, Finding, FindingSpec, Status, Summary } from './finding.ts'
+export { AUDIT_DEFAULTS, type AuditOptions, type AuditPaths, auditOptions, DEFAULT_PATHS } from './options.ts'
+export { reportJson } from './report-json.ts'
+export { reportText, useColour } from './report-text.ts'
+export { type AuditHooks, runAudit } from './run-audit.ts'
