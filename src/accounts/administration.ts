@@ -86,6 +86,7 @@ function likePrefix(prefix: string): string {
   return `${prefix.replace(/[\\%_]/g, (character) => `\\${character}`)}%`
 }
 
+const PUBLIC_ID = /^[A-Za-z0-9_-]{22}$/
 const isValidId = (id: number) => Number.isSafeInteger(id) && id > 0 && id <= MAX_ROW_ID
 
 type Executor = Kysely<Database>
@@ -369,7 +370,8 @@ export function createAdministration(context: DomainContext) {
     /** Ends one of the user's keys; NOT_FOUND when the key is not that user's. */
     async revokeUserApiKey(actor: Actor, userId: number, keyId: string): Promise<void> {
       authorize(actor, true)
-      if (!isValidId(userId) || !(await sessions.revokeApiKey(userId, keyId))) {
+      // Public ids are 22 base64url characters: anything else names no key (and never reaches a driver).
+      if (!isValidId(userId) || !PUBLIC_ID.test(keyId) || !(await sessions.revokeApiKey(userId, keyId))) {
         throw new GatehouseError('NOT_FOUND')
       }
       // The key's public id, never the key: which one ended, and that an administrator ended it.
