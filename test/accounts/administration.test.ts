@@ -600,6 +600,13 @@ for (const { dialect, skip, create } of dialects()) {
           accounts.admin.revokeUserApiKey(actor, target.id, key.id),
           refusedWith('NOT_FOUND'),
         )
+        for (const keyId of ['', 'short', `${'A'.repeat(21)}\u0000`, `${foreign.id}x`]) {
+          await assert.rejects(
+            accounts.admin.revokeUserApiKey(actor, bystander.id, keyId),
+            refusedWith('NOT_FOUND'),
+          )
+        }
+        assert.ok(await accounts.validateApiKey(foreign.key))
       })
     })
 
