@@ -1,6 +1,24 @@
 // Gatehouse demo: a static page on a second origin that calls the Gatehouse API with cookies.
 // Runs under a strict CSP: no inline script or style, no eval, DOM built with textContent only.
 
+import { createAdminUsersCard } from './admin-users.js'
+import { createApiKeysCard } from './api-keys.js'
+import {
+  $,
+  busy,
+  el,
+  errorLines,
+  failureText,
+  hideResult,
+  placeholderRow,
+  resultKind,
+  setValue,
+  showResult,
+  textCell,
+  timeCell,
+  value,
+} from './ui.js'
+
 const DEFAULT_API_BASE_URL = 'http://localhost:8000'
 const REQUEST_TIMEOUT_MS = 15000
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
@@ -14,6 +32,11 @@ const state = {
   seq: 0,
 }
 
+/** The cards that follow the signed-in user (API keys, admin): told whenever it may have changed. */
+const userCards = []
+/** The API keys card, once built (main). */
+let apiKeysCard
+
 // Resolved once config.json is read (calls made earlier wait for it, so they use the right API URL).
 let configReady
 const configLoaded = new Promise((resolve) => {
@@ -24,12 +47,6 @@ let csrfReady
 const startupCsrf = new Promise((resolve) => {
   csrfReady = resolve
 })
-
-const $ = (id) => {
-  const el = document.getElementById(id)
-  if (!el) throw new Error(`missing element #${id}`)
-  return el
-}
 
 // ---------------------------------------------------------------- mail links
 
@@ -86,13 +103,6 @@ async function loadConfig() {
 
 // ---------------------------------------------------------------- rendering helpers
 
-function el(tag, className, text) {
-  const node = document.createElement(tag)
-  if (className) node.className = className
-  if (text !== undefined && text !== null) node.textContent = text
-  return node
-}
-
 function renderStatus() {
   const status = $('status')
   const detail = $('status-detail')
@@ -138,31 +148,20 @@ function setUser(user) {
     renderSessions(null)
     renderAudit(null)
   }
+  for (const card of userCards) card.userChanged(state.user, previousId)
   const resendEmail = /** @type {HTMLInputElement} */ ($('resend-email'))
   if (state.user && resendEmail.value === '') resendEmail.value = state.user.email
-}
-
-/** Turns the API's `detail` (string or FastAPI-style list) into readable lines. */
-function errorLines(data) {
-  if (!data || typeof data !== 'object') return []
-  const { detail } = data
-  if (typeof detail === 'string') return [detail]
-  if (Array.isArray(detail)) {
-    return detail.map((item) => {
-      if (item && typeof item === 'object') {
-        const loc = Array.isArray(item.loc) ? item.loc.filter((p) => p !== 'body').join('.') : ''
-        const msg = typeof item.msg === 'string' ? item.msg : JSON.stringify(item)
-        return loc ? `${loc}: ${msg}` : msg
-      }
-      return String(item)
-    })
-  }
-  return []
 }
 
 function formatBody(data, rawText) {
   if (data === undefined) return rawText === '' ? '(empty body)' : rawText
   return JSON.stringify(data, null, 2)
+}
+
+function loggedBody(data, rawText, redact) {
+  if (!redact) return formatBody(data, rawText)
+  // A body that did not parse cannot be redacted field by field, so none of it is shown.
+  return data === undefined ? '(body not shown)' : formatBody(redact(data), '')
 }
 
 function announce(text) {
@@ -267,8 +266,9 @@ function sendCsrf() {
  * Calls the API and logs the result.
  * @param {string} method
  * @param {string} path
- * @param {{fields?: Record<string, string>, json?: unknown}} [options]
- *   `fields` follow the "JSON content type" toggle; `json` is always sent as JSON.
+ * @param {{fields?: Record<string, string>, json?: unknown, redact?: (data: any) => unknown}} [options]
+ *   `fields` follow the "JSON content type" toggle; `json` is always sent as JSON. `redact` gives
+ *   what the log shows of a body holding a secret (a new API key shows as its prefix).
  * @returns {Promise<{ok: boolean, status: number, data: any}>}
  */
 async function api(method, path, options = {}) {
@@ -351,7 +351,7 @@ async function api(method, path, options = {}) {
     sent,
     errors: ok ? [] : errorLines(data),
     code: !ok && data && typeof data.code === 'string' ? data.code : undefined,
-    body: res.status === 204 ? '(204 No Content)' : formatBody(data, rawText),
+    body: res.status === 204 ? '(204 No Content)' : loggedBody(data, rawText, options.redact),
   })
   return { ok, status: res.status, data }
 }
@@ -365,29 +365,6 @@ async function fetchCsrf() {
 }
 
 // ---------------------------------------------------------------- UI wiring
-
-/** Disables a form's (or a button's) controls while a request is under way. */
-async function busy(target, task) {
-  const buttons = target instanceof HTMLButtonElement ? [target] : [...target.querySelectorAll('button')]
-  for (const b of buttons) b.disabled = true
-  target.setAttribute('aria-busy', 'true')
-  try {
-    await task()
-  } finally {
-    for (const b of buttons) b.disabled = false
-    target.removeAttribute('aria-busy')
-  }
-}
-
-function value(id) {
-  return /** @type {HTMLInputElement | HTMLTextAreaElement} */ ($(id)).value
-}
-
-function setValue(id, text) {
-  /** @type {HTMLInputElement | HTMLTextAreaElement} */
-  const field = $(id)
-  field.value = text
-}
 
 function onSubmit(id, handler) {
   const form = /** @type {HTMLFormElement} */ ($(id))
@@ -446,60 +423,6 @@ function prefsPath() {
 }
 
 // ---------------------------------------------------------------- account lifecycle
-
-/** What to tell the user about a failed call: the API's detail, or that there was no answer. */
-function failureText(status, data) {
-  if (status === 0) return 'No response from the API: the response log has the details.'
-  const lines = errorLines(data)
-  return lines.length > 0 ? lines.join(' ') : `The API answered ${status}.`
-}
-
-function resultKind(ok, status) {
-  if (ok) return 'ok'
-  return status === 0 ? 'network' : 'error'
-}
-
-/** Shows a card's result box; `data-state` (ok, error, network, pending) is there for tests. */
-function showResult(id, kind, text) {
-  const node = $(id)
-  node.classList.toggle('result--error', kind === 'error')
-  node.classList.toggle('result--network', kind === 'network')
-  node.dataset.state = kind
-  if (text !== undefined) node.textContent = text
-  node.hidden = false
-}
-
-function hideResult(id) {
-  const node = $(id)
-  node.hidden = true
-  delete node.dataset.state
-}
-
-function timeCell(iso, missing) {
-  const cell = el('td')
-  if (typeof iso !== 'string') {
-    cell.textContent = missing
-    return cell
-  }
-  const date = new Date(iso)
-  const time = el('time', null, Number.isNaN(date.getTime()) ? iso : date.toLocaleString())
-  time.dateTime = iso
-  cell.append(time)
-  return cell
-}
-
-function textCell(text, className) {
-  return el('td', className, typeof text === 'string' && text !== '' ? text : '—')
-}
-
-/** One placeholder row spanning the table, or nothing when there are rows to show. */
-function placeholderRow(columns, text) {
-  const row = el('tr')
-  const cell = el('td', 'table__empty', text)
-  cell.colSpan = columns
-  row.append(cell)
-  return row
-}
 
 /** `sessions`: the API's list, or null before a load (and after the user changed). */
 function renderSessions(sessions) {
@@ -791,6 +714,8 @@ function wire() {
     if (ok) {
       setValue('password-current', '')
       setValue('password-new', '')
+      // A password change ends the account's API keys unless the server keeps them.
+      await apiKeysCard?.refresh()
       showResult(
         'password-result',
         'ok',
@@ -850,11 +775,26 @@ async function main() {
   renderAudit(null)
   showMailLinkView()
   wire()
+  const cardContext = {
+    api,
+    apiBaseUrl: () => state.apiBaseUrl,
+    reportBug,
+    signedOut: clearOnUnauthorized,
+    currentUser: () => state.user,
+    async refreshUser() {
+      const { ok, status, data } = await api('GET', '/me')
+      if (ok) setUser(data)
+      else clearOnUnauthorized(status)
+    },
+  }
+  apiKeysCard = createApiKeysCard(cardContext)
+  userCards.push(apiKeysCard, createAdminUsersCard(cardContext))
 
   const config = await loadConfig()
   state.apiBaseUrl = config.apiBaseUrl
   $('api-origin').textContent = state.apiBaseUrl
   $('config-note').textContent = config.note
+  apiKeysCard.configured()
   configReady()
 
   try {
