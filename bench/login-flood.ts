@@ -2,13 +2,14 @@
  * Authenticated GET /protected-route throughput idle, then under a saturating flood of valid
  * logins, on the real server (SQLite, GATEHOUSE_ENV=production defaults), with hash admission on
  * (the defaults) and, as the "before" figure of the same run, effectively off (LOGIN_CONCURRENCY
- * and LOGIN_QUEUE_SIZE at their maxima). Three processes: the server, autocannon (this one) and
+ * and LOGIN_QUEUE_SIZE at their maxima); and a third server hashing at the event loop's priority
+ * (LOGIN_HASH_NICENESS=0), to show what the niced hashing threads give. Three processes: the server, autocannon (this one) and
  * the flood client, so none of them measures itself; all share this machine's cores.
  * Two kinds of flood, each keeping FLOOD_CONCURRENCY logins in flight: clients that send the next
  * login as soon as one is answered, shed or not (an attacker: a request flood on top of the hash
  * flood), and clients that honour Retry-After (a crowd: the hash slots stay saturated).
  * Usage: npx tsx bench/login-flood.ts  (BENCH_SECONDS=5 BENCH_CONNECTIONS=32 FLOOD_CONCURRENCY=64;
- * LOGIN_CONCURRENCY / LOGIN_QUEUE_SIZE set the admitted server's bounds)
+ * LOGIN_CONCURRENCY / LOGIN_QUEUE_SIZE / LOGIN_HASH_NICENESS set the admitted server's bounds)
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -47,6 +48,7 @@ async function serve(): Promise<void> {
     REGISTER_MAX_PER_IP: '0',
     ...(process.env.LOGIN_CONCURRENCY ? { LOGIN_CONCURRENCY: process.env.LOGIN_CONCURRENCY } : {}),
     ...(process.env.LOGIN_QUEUE_SIZE ? { LOGIN_QUEUE_SIZE: process.env.LOGIN_QUEUE_SIZE } : {}),
+    ...(process.env.LOGIN_HASH_NICENESS ? { LOGIN_HASH_NICENESS: process.env.LOGIN_HASH_NICENESS } : {}),
   })
   const app = await buildApp(config, { logger: false })
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -284,14 +286,22 @@ async function measure(server: Server, floods: [Flood, FloodClient][]) {
 
 async function main(): Promise<void> {
   const loadBefore = loadavg()[0] as number
-  const clients = [floodClient(), floodClient(), floodClient()] as const
+  const clients = [floodClient(), floodClient(), floodClient(), floodClient()] as const
   const servers = await Promise.all([
     startServer(
       `admission on (LOGIN_CONCURRENCY=${process.env.LOGIN_CONCURRENCY ?? 'default'}, LOGIN_QUEUE_SIZE=${process.env.LOGIN_QUEUE_SIZE ?? 'default'})`,
       {},
     ),
-    // The "before": the bounds at their maxima, i.e. every login hashed as it comes.
-    startServer('admission off', { LOGIN_CONCURRENCY: '1024', LOGIN_QUEUE_SIZE: '100000' }),
+    // The "before": the bounds at their maxima, i.e. every login hashed as it comes, at normal priority.
+    startServer('admission off', {
+      LOGIN_CONCURRENCY: '1024',
+      LOGIN_QUEUE_SIZE: '100000',
+      LOGIN_HASH_NICENESS: '0',
+    }),
+    // The hashing at the event loop's priority (libuv's pool, as before LOGIN_HASH_NICENESS).
+    startServer('admission on, hashing at normal priority (LOGIN_HASH_NICENESS=0)', {
+      LOGIN_HASH_NICENESS: '0',
+    }),
   ])
   try {
     const on = await measure(servers[0] as Server, [
@@ -299,6 +309,7 @@ async function main(): Promise<void> {
       ['retry-after', clients[1]],
     ])
     const off = await measure(servers[1] as Server, [['immediate', clients[2]]])
+    const unniced = await measure(servers[2] as Server, [['retry-after', clients[3]]])
     console.log(
       `cores=${cpus().length} load(1m) before=${loadBefore.toFixed(2)} after=${(loadavg()[0] as number).toFixed(2)} ` +
         `node=${process.version} seconds=${seconds} connections=${connections} flood=${floodConcurrency}`,
@@ -307,6 +318,7 @@ async function main(): Promise<void> {
     for (const [server, r] of [
       [servers[0], on],
       [servers[1], off],
+      [servers[2], unniced],
     ] as const) {
       console.log(
         `\n${server?.label}: GET /protected-route idle ${r.idle.rps.toFixed(0)} req/s (server used ${r.idle.serverCores.toFixed(2)} cores)`,
@@ -330,6 +342,7 @@ async function main(): Promise<void> {
     const immediate = on.floods.immediate as NonNullable<typeof on.floods.immediate>
     const immediateOff = off.floods.immediate as NonNullable<typeof off.floods.immediate>
     const retryAfter = on.floods['retry-after'] as NonNullable<typeof on.floods.immediate>
+    const retryAfterUnniced = unniced.floods['retry-after'] as NonNullable<typeof on.floods.immediate>
     // floodRps: the hash slots saturated by clients that honour Retry-After; the flood that ignores
     // it is a plain request flood on top (its figure is kept beside it). Without admission nothing
     // is shed, so both floods are the same there.
@@ -351,6 +364,8 @@ async function main(): Promise<void> {
       logins: retryAfter.logins,
       loginsIgnoringRetryAfter: immediate.logins,
       loginsWithoutAdmission: immediateOff.logins,
+      ratioHashingAtNormalPriority: retryAfterUnniced.ratio,
+      loginsHashingAtNormalPriority: retryAfterUnniced.logins,
     })
     if (failed) process.exitCode = 1
   } finally {

@@ -1,11 +1,12 @@
 import cluster from 'node:cluster'
+import { availableParallelism } from 'node:os'
 import type { Redis } from 'ioredis'
 import type { Kysely } from 'kysely'
 import { type Accounts, createAccounts } from '../accounts/accounts.ts'
 import type { EventHook } from '../accounts/events.ts'
 import { defaultHashConcurrency } from '../accounts/hash-admission.ts'
 import type { RevocationChannel } from '../accounts/revocation-channel.ts'
-import { createPasswordHasher, createPasswordPolicy } from '../core/passwords/index.ts'
+import { createPasswordHasher, createPasswordPolicy, hashThreads } from '../core/passwords/index.ts'
 import type { Database } from '../store/schema.ts'
 import { clusterCounters } from './cluster-counters.ts'
 import type { GatehouseConfig } from './config.ts'
@@ -27,9 +28,18 @@ export function accountsFromConfig(
   config: GatehouseConfig,
   wiring: AccountsWiring = {},
 ): Accounts {
+  // Each worker admits its share: N workers at the single-process default would hash on every
+  // core and leave none to answer the other requests.
+  const hashesInFlight =
+    config.loginConcurrency || Math.max(1, Math.floor(defaultHashConcurrency() / config.workers))
+  // More hashing threads than cores only makes them take turns: hashes admitted beyond wait.
+  const threads =
+    config.loginHashNiceness > 0
+      ? hashThreads(Math.min(hashesInFlight, availableParallelism()), config.loginHashNiceness)
+      : undefined
   return createAccounts({
     db,
-    hasher: createPasswordHasher(),
+    hasher: createPasswordHasher(undefined, { threads }),
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     touchIntervalSeconds: config.touchIntervalSeconds,
@@ -62,13 +72,7 @@ export function accountsFromConfig(
     onEvent: wiring.onEvent,
     onMailQueued: wiring.onMailQueued,
     onBackgroundError: wiring.onBackgroundError,
-    hashAdmission: {
-      // Each worker admits its share: N workers at the single-process default would hash on every
-      // core and leave none to answer the other requests.
-      maxInFlight:
-        config.loginConcurrency || Math.max(1, Math.floor(defaultHashConcurrency() / config.workers)),
-      maxQueued: config.loginQueueSize,
-    },
+    hashAdmission: { maxInFlight: hashesInFlight, maxQueued: config.loginQueueSize },
     revocations: wiring.revocations,
     scopes: SERVER_SCOPES,
     apiKeyMaxDays: config.apiKeyMaxDays,

@@ -89,6 +89,8 @@ export interface GatehouseConfig {
   loginConcurrency: number
   /** Password checks waiting for a slot; beyond it a login is shed with 503 OVERLOADED. */
   loginQueueSize: number
+  /** Nice value of the hashing threads (0: libuv's pool at normal priority): requests run first. */
+  loginHashNiceness: number
   /** SIGTERM/SIGINT: requests in hand are answered and work finished within this, then the process exits. */
   shutdownTimeoutSeconds: number
   /** HTTP worker processes (node:cluster) on one port; 1: this process serves. */
@@ -367,6 +369,7 @@ export function loadConfig(env: Env = process.env): GatehouseConfig {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     loginConcurrency: integer(env, 'LOGIN_CONCURRENCY', 0, 0, 1024),
     loginQueueSize: integer(env, 'LOGIN_QUEUE_SIZE', 16, 0, 100_000),
+    loginHashNiceness: integer(env, 'LOGIN_HASH_NICENESS', 10, 0, 19),
     shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
     workers: workers(env),
   }

@@ -1,4 +1,5 @@
 import { type Algorithm, hash, verify } from '@node-rs/argon2'
+import type { HashThreads } from './hash-threads.ts'
 import { normalizePassword } from './policy.ts'
 
 export interface Argon2Parameters {
@@ -33,14 +34,25 @@ export function argon2idParameters(phc: string): (Argon2Parameters & { version: 
   }
 }
 
-/** Hashes on libuv's thread pool (async API only): the event loop stays free while it runs. */
-export function hashArgon2id(password: string, parameters: Argon2Parameters): Promise<string> {
-  return hash(normalizePassword(password), { ...parameters, algorithm: ARGON2ID })
+/**
+ * Hashes on `threads` when given, else on libuv's thread pool (async API only): the event loop
+ * stays free while it runs either way.
+ */
+export function hashArgon2id(
+  password: string,
+  parameters: Argon2Parameters,
+  threads?: HashThreads,
+): Promise<string> {
+  const options = { ...parameters, algorithm: ARGON2ID }
+  return threads
+    ? threads.hash(normalizePassword(password), options)
+    : hash(normalizePassword(password), options)
 }
 
-export async function verifyArgon2id(phc: string, password: string): Promise<boolean> {
+export async function verifyArgon2id(phc: string, password: string, threads?: HashThreads): Promise<boolean> {
   // Only argon2id: the library would also verify argon2i/argon2d strings, which we never issue.
   if (argon2idParameters(phc) === null) return false
+  if (threads) return threads.verify(phc, normalizePassword(password))
   try {
     return await verify(phc, normalizePassword(password))
   } catch {

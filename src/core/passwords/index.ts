@@ -1,5 +1,6 @@
 export * from './argon2id.ts'
 export { isBcryptHash, verifyBcrypt } from './bcrypt.ts'
 export { isCommonPassword } from './blocklist.ts'
+export { type HashThreads, hashThreads } from './hash-threads.ts'
 export * from './hasher.ts'
 export * from './policy.ts'
