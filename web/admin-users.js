@@ -34,6 +34,8 @@ const FLAG_LABELS = { is_active: 'active', is_superuser: 'superuser' }
 export function createAdminUsersCard(ctx) {
   /** The filter and the cursor of the page shown (null: the first page). */
   const view = { prefix: '', cursor: null, page: 1, nextCursor: null }
+  /** Bumped on every reset (another user, or none): an answer asked for before is dropped. */
+  let generation = 0
 
   const isAdmin = (user) => user?.is_superuser === true && user.is_active !== false
 
@@ -117,7 +119,10 @@ export function createAdminUsersCard(ctx) {
     const query = new URLSearchParams({ limit: String(PAGE_SIZE) })
     if (cursor) query.set('cursor', cursor)
     if (view.prefix) query.set('email_prefix', view.prefix)
+    const asked = generation
     const { ok, status, data } = await ctx.api('GET', `/admin/users?${query}`)
+    // Answered for a user who has signed out (or been replaced) meanwhile: not shown.
+    if (asked !== generation) return
     if (ok && data && Array.isArray(data.users)) {
       view.cursor = cursor
       view.page = page
@@ -184,6 +189,7 @@ export function createAdminUsersCard(ctx) {
   })
 
   function reset() {
+    generation += 1
     view.cursor = null
     view.page = 1
     view.nextCursor = null

@@ -44,6 +44,8 @@ export function createApiKeysCard(ctx) {
   let askPassword = false
   /** The last list shown (ids, names, prefixes: never a key), for the "Try it" line. */
   let listed = null
+  /** Bumped when the signed-in user changes: an answer asked for before is dropped. */
+  let generation = 0
 
   function renderScopes(scopes) {
     const box = $('apikey-scopes')
@@ -112,10 +114,13 @@ export function createApiKeysCard(ctx) {
         const name = String(key.name)
         row.dataset.keyId = id
         row.dataset.prefix = String(key.prefix)
-        const scopes = el('td', 'scope-list')
+        // A flex box inside the cell: a cell that is itself flex leaves the table's layout.
+        const scopes = el('td')
+        const chips = el('div', 'scope-list')
         for (const scope of Array.isArray(key.scopes) ? key.scopes : []) {
-          scopes.append(el('span', 'chip', String(scope)))
+          chips.append(el('span', 'chip', String(scope)))
         }
+        scopes.append(chips)
         const action = el('td')
         const revoke = el('button', 'button button--small button--danger', 'Revoke')
         revoke.type = 'button'
@@ -178,7 +183,9 @@ export function createApiKeysCard(ctx) {
   }
 
   async function loadScopes() {
+    const asked = generation
     const { ok, status, data } = await ctx.api('GET', '/api-keys/scopes')
+    if (asked !== generation) return
     if (ok && Array.isArray(data)) {
       renderScopes(data)
       return
@@ -188,7 +195,10 @@ export function createApiKeysCard(ctx) {
   }
 
   async function loadKeys() {
+    const asked = generation
     const { ok, status, data } = await ctx.api('GET', '/api-keys')
+    // Answered for a user who has signed out (or been replaced) meanwhile: not shown.
+    if (asked !== generation) return
     if (ok && Array.isArray(data)) {
       renderKeys(data)
       return
@@ -287,6 +297,7 @@ export function createApiKeysCard(ctx) {
     /** Another user (or none): nothing of the last one stays, the new one's keys are loaded. */
     userChanged(user, previousId) {
       if (user?.id === previousId) return
+      generation += 1
       dismissCreated()
       setAskPassword(false)
       hideResult('apikey-result')
