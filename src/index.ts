@@ -25,10 +25,12 @@ export { issueCsrfToken, signIn } from './fastify/browser/session.ts'
 export { clientOf } from './fastify/client-info.ts'
 export { type CurrentUserOptions, currentUser, requireScopes } from './fastify/current-user.ts'
 export { docsPlugin } from './fastify/docs.ts'
-export { apiKeyRoutes } from './fastify/routes/api-key-routes.ts'
 export { gatehouseErrorHandler, sendError } from './fastify/error-handler.ts'
 export { type HostAllowlistOptions, hostAllowlistPlugin } from './fastify/host-allowlist.ts'
 export { DEVELOPMENT_COOKIES, gatehousePlugin, PRODUCTION_COOKIES } from './fastify/plugin.ts'
+export { requireSuperuser } from './fastify/require-superuser.ts'
+export { adminRoutes } from './fastify/routes/admin-routes.ts'
+export { apiKeyRoutes } from './fastify/routes/api-key-routes.ts'
 export * from './fastify/security/index.ts'
 export {
   type GatehouseServerOptions,

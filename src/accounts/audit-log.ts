@@ -1,8 +1,8 @@
 import type { Kysely, Selectable } from 'kysely'
 import { GatehouseError } from '../core/errors.ts'
 import type { AuditEventsTable, Database } from '../store/schema.ts'
-import { checkedLimit, decodeCursor, encodeCursor, MAX_ROW_ID } from './administration.ts'
 import type { EventHook, SecurityEvent } from './events.ts'
+import { checkedLimit, decodeCursor, encodeCursor, MAX_ROW_ID } from './keyset-cursor.ts'
 
 /**
  * The audit trail: the first consumer of the domain's event hook. Recording only queues; a timer

@@ -112,9 +112,12 @@ program
   .option('--activate', 'activate it again instead')
   .action(async (email: string, options: { activate?: boolean }) => {
     const active = options.activate === true
-    await withStore(async ({ store, accounts }) => accounts.setActive(await userIdOf(store, email), active), {
-      revokes: true,
-    })
+    // The administration's rules: the last active superuser stays, and the change is audited.
+    await withStore(
+      async ({ store, accounts }) =>
+        accounts.admin.updateUser({ session: null }, await userIdOf(store, email), { isActive: active }),
+      { revokes: true },
+    )
     console.log(`${email} is ${active ? 'active' : 'deactivated'}`)
   })
 

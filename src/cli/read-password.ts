@@ -26,8 +26,9 @@ export async function readPassword(prompt: string, streams: PasswordStreams = {}
     return ''
   }
   const setRawMode = input.setRawMode.bind(input)
-  output.write(prompt)
+  // Echo off before the prompt shows: a password typed the moment it appears must not echo.
   setRawMode(true)
+  output.write(prompt)
   input.resume()
   let password = ''
   return new Promise((resolve, reject) => {

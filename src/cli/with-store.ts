@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Accounts } from '../accounts/accounts.ts'
+import { createAuditLog } from '../accounts/audit-log.ts'
 import type { ChannelLog } from '../accounts/revocation-channel.ts'
 import { findCredentialsByEmail } from '../accounts/users.ts'
 import { accountsFromConfig } from '../server/accounts-from-config.ts'
@@ -9,6 +10,7 @@ import { revocationsFromConfig } from '../server/revocation-from-config.ts'
 import { describeDatabase } from '../store/database-url.ts'
 import { openMigratedStore } from '../store/migrate.ts'
 import type { Store } from '../store/open-store.ts'
+import { errorLine } from './error-line.ts'
 
 /** Channel warnings go to stderr, one line each; nothing else of the logger is used. */
 const cliLog: ChannelLog = {
@@ -37,9 +39,16 @@ export async function withStore<T>(
   const revocations = options.revokes
     ? revocationsFromConfig(config, { store, redis, log: cliLog, listen: false })
     : undefined
+  // An operator's changes join the audit trail like the server's (the actor is the CLI: no user).
+  const auditLog = createAuditLog({
+    db: store.db,
+    onError: (error) => console.error(`warning: audit trail write failed: ${errorLine(error)}`),
+  })
   try {
-    return await work({ store, accounts: accountsFromConfig(store.db, config, { revocations }), applied })
+    const accounts = accountsFromConfig(store.db, config, { revocations, onEvent: auditLog.record })
+    return await work({ store, accounts, applied })
   } finally {
+    await auditLog.close()
     await revocations?.close()
     if (redis) await closeRedis(redis)
     await store.close()

@@ -16,7 +16,8 @@ export const RESPONSE_DESCRIPTIONS: Readonly<Record<string, string>> = Object.fr
   '403':
     'Forbidden: the credentials are valid but do not allow this (another user, a CSRF check, a stale session, an API key without the scope).',
   '404': 'Not found.',
-  '409': 'Conflict: the change would break a rule of the current state (a limit reached, the last superuser).',
+  '409':
+    'Conflict: the change would break a rule of the current state (a limit reached, the last superuser).',
   '413': 'The request body, or one of its form fields, is larger than this server accepts.',
   '415': 'The Content-Type is not one this route accepts; `detail` lists the ones it does.',
   '422': 'Validation error: `detail` lists every invalid field as `{loc, msg, type}`.',

@@ -495,6 +495,38 @@ describe('gatehouse revoke-tokens', SUITE_TIMEOUT, () => {
   })
 })
 
+describe('gatehouse deactivate', SUITE_TIMEOUT, () => {
+  let url: string
+  before(async () => {
+    url = (await freshDatabase()).url
+    const [, adminId = 0] = await seedUsers(url, ['member@example.com', 'root@example.com'])
+    await inspect(url, (store) =>
+      store.db.updateTable('users').set({ is_superuser: 1 }).where('id', '=', adminId).execute(),
+    )
+  })
+
+  test('deactivates, and the change joins the audit trail with no user as the actor', async () => {
+    const result = await gatehouse(['deactivate', 'member@example.com'], { DATABASE_URL: url })
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /member@example\.com is deactivated/)
+    const events = await inspect(url, (store) =>
+      store.db.selectFrom('audit_events').select(['type', 'actor_id', 'reason']).execute(),
+    )
+    assert.ok(
+      events.some((event) => event.type === 'admin.user_updated' && event.actor_id === null),
+      JSON.stringify(events),
+    )
+  })
+
+  test('refuses to deactivate the last active superuser, and changes nothing', async () => {
+    const result = await gatehouse(['deactivate', 'root@example.com'], { DATABASE_URL: url })
+    assert.notEqual(result.code, 0)
+    assert.match(result.stderr, /last active superuser/)
+    const root = (await usersIn(url)).find((user) => user.email === 'root@example.com')
+    assert.equal(root?.is_active, 1)
+  })
+})
+
 describe('a bad DATABASE_URL', SUITE_TIMEOUT, () => {
   const cases: [label: string, url: string, message: RegExp][] = [
     [

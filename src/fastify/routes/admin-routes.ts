@@ -1,7 +1,6 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Actor, UserChanges } from '../../accounts/administration.ts'
-import type { ApiKeySummary } from '../../accounts/api-key-store.ts'
 import type { AuditLog, AuditRecord } from '../../accounts/audit-log.ts'
 import type { SessionSummary } from '../../accounts/session.ts'
 import { toPublicUser } from '../../accounts/user.ts'
@@ -10,6 +9,7 @@ import { GatehouseError, isGatehouseError } from '../../core/errors.ts'
 import { clientOf } from '../client-info.ts'
 import { requireSuperuser } from '../require-superuser.ts'
 import { Email, ErrorRef, UserRef } from '../schemas.ts'
+import { ApiKeySchema, apiKeyToWire } from './api-key-routes.ts'
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 const DateTime = Type.String({ format: 'date-time' })
@@ -58,15 +58,6 @@ const AdminSessionSchema = Type.Object({
   user_agent: Nullable(Type.String()),
   ip: Nullable(Type.String()),
 })
-const AdminApiKeySchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  scopes: Type.Array(Type.String()),
-  prefix: Type.String(),
-  created_at: DateTime,
-  last_used_at: Nullable(DateTime),
-  expires_at: DateTime,
-})
 
 const AuditQuerySchema = Type.Object(
   {
@@ -107,18 +98,6 @@ function sessionToWire(session: SessionSummary): Static<typeof AdminSessionSchem
     expires_at: session.expiresAt.toISOString(),
     user_agent: session.userAgent,
     ip: session.ip,
-  }
-}
-
-function apiKeyToWire(key: ApiKeySummary): Static<typeof AdminApiKeySchema> {
-  return {
-    id: key.id,
-    name: key.name,
-    scopes: key.scopes,
-    prefix: key.prefix,
-    created_at: key.createdAt.toISOString(),
-    last_used_at: key.lastUsedAt?.toISOString() ?? null,
-    expires_at: key.expiresAt.toISOString(),
   }
 }
 
@@ -296,7 +275,7 @@ export async function adminRoutes(app: FastifyInstance, options: { trail: AuditL
         tags: ['admin'],
         summary: "An account's API keys (never the keys themselves)",
         params: UserIdParams,
-        response: { 200: Type.Array(AdminApiKeySchema), ...read },
+        response: { 200: Type.Array(ApiKeySchema), ...read },
       },
     },
     async (request) => (await admin.listUserApiKeys(actorOf(request), userIdOf(request))).map(apiKeyToWire),

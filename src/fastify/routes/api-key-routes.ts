@@ -16,7 +16,7 @@ const CreateApiKeyBody = Type.Object(
   { additionalProperties: false },
 )
 
-const ApiKeySchema = Type.Object({
+export const ApiKeySchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
   scopes: Type.Array(Type.String()),
