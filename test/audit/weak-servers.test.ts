@@ -243,4 +243,15 @@ describe('gatehouse audit against weak servers', SUITE, () => {
       /median unknown email [\d.]+ ms, wrong password [\d.]+ ms, difference [\d.]+ ms/,
     )
   })
+
+  test('--active against a server without a login route: throttling is SKIP with the reason, not a false FAIL', async () => {
+    const server = await startServer((request, _body, response) =>
+      json(response, request.method === 'POST' ? 501 : 200, { detail: 'no' }, GOOD_HEADERS),
+    )
+    servers.push(server)
+    const report = await audit(server, { active: true })
+    assertFinding(report.findings, 'throttling.login', 'SKIP', 'V6.3.1')
+    assert.match(report.findings.find((finding) => finding.id === 'throttling.login')!.detail, /answered 501/)
+    assertFinding(report.findings, 'enumeration.response', 'SKIP', 'V6.3.8')
+  })
 })

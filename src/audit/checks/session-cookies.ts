@@ -1,6 +1,6 @@
 import type { AuditContext } from '../context.ts'
 import { isCsrfCookie, parseSetCookie, redactSetCookie, type SetCookie } from '../cookies.ts'
-import { type Finding, type FindingSpec, finding, type Status, worst } from '../finding.ts'
+import { type Finding, type FindingSpec, finding, type Status, skipped, worst } from '../finding.ts'
 import { describeRequest, type ProbeResponse } from '../http-probe.ts'
 import { authHeaders, describeAuth } from '../session.ts'
 import type { Check } from './check.ts'
@@ -110,7 +110,12 @@ export const cookiesCheck: Check = {
       )
     }
     const session = context.session
-    if (!session) return
+    if (!session) {
+      for (const spec of [LOGIN_NO_STORE, SECURE, HOST_PREFIX, HTTP_ONLY, SAME_SITE]) {
+        emit(skipped(spec, 'needs --login: only a login shows the cookies it sets'))
+      }
+      return
+    }
     const cookies = loginCookies(context)
     const login = session.login
     emit(

@@ -13,6 +13,9 @@ const THROTTLE: FindingSpec = {
     'within --throttle-attempts failed logins of one random unknown email from one IP, the server answers 429 (or 423); the real account is never the one locked',
 }
 
+/** How a login route refuses wrong credentials; anything else, before --login proved the route, is not one. */
+const LOGIN_REFUSALS = new Set([400, 401, 403, 422])
+
 export const throttlingCheck: Check = {
   name: 'login throttling',
   specs: [THROTTLE],
@@ -31,12 +34,12 @@ export const throttlingCheck: Check = {
       statuses.push(response.status)
       // Without --login nobody proved the route exists; with it, a 404 is the server's answer to
       // an unknown account (an enumeration oracle), and the count goes on.
-      if (!context.options.login && i === 1 && (response.status === 404 || response.status === 405)) {
+      if (!context.options.login && i === 1 && !LOGIN_REFUSALS.has(response.status)) {
         emit(
           finding(
             THROTTLE,
             'SKIP',
-            `POST ${context.options.paths.login} answered ${response.status}: no login route there (set --login-path)`,
+            `POST ${context.options.paths.login} answered ${response.status}: not the refusal of a login route (set --login-path, --login-format)`,
             { request, observed: `${response.status}` },
           ),
         )
