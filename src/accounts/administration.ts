@@ -82,7 +82,7 @@ export function createAdministration(context: DomainContext) {
   }
 
   /** What every event of an administrative action names: the target, and who acted. */
-  function actorDetails(actor: Actor, userId: number) {
+  function actorDetails(actor: Actor, userId: number | null) {
     return {
       userId,
       actorId: actor.session?.user.id ?? null,
@@ -326,6 +326,21 @@ export function createAdministration(context: DomainContext) {
       await existingUser(db, userId)
       const count = await sessions.revokeUser(userId, { apiKeys: false })
       emit('admin.sessions_revoked', { ...actorDetails(actor, userId), reason: actorReason(actor) })
+      return count
+    },
+
+    /**
+     * Every session of every user ends (API keys stay: they are revoked one by one, or with their
+     * owner): the response to a leaked database or signing secret (ASVS 5.0 V7.4.5).
+     */
+    async revokeEverySession(actor: Actor): Promise<number> {
+      authorize(actor, true)
+      // The superuser's own session stays: who ends everyone else's must not be locked out by it.
+      const count = await sessions.revokeEverySession(actor.session?.tokenId)
+      emit('admin.sessions_revoked', {
+        ...actorDetails(actor, null),
+        reason: `${actorReason(actor)}:all_users`,
+      })
       return count
     },
 

@@ -10,6 +10,8 @@ export type Revocation =
   | { kind: 'token'; tokenHash: string }
   /** Every token of a user (password change or reset, deactivation, email change, CLI). */
   | { kind: 'user'; userId: number }
+  /** Every session of every user (an administrator's response to a breach). */
+  | { kind: 'all' }
 
 export interface RevocationListener {
   revoked(revocation: Revocation): void
@@ -28,14 +30,15 @@ const TOKEN_HASH = /^[0-9a-f]{64}$/
 const USER_ID = /^[1-9]\d{0,15}$/
 
 /**
- * The wire form, shared by every channel: `t:<sha256 hex>` or `u:<user id>`, at most 66 bytes.
+ * The wire form, shared by every channel: `t:<sha256 hex>`, `u:<user id>` or `a:`, at most 66 bytes.
  * Never the token itself. The hash is what `access_tokens.token_hash` stores, so it is a lookup
  * key, not a credential: presenting it authenticates nothing (the server hashes what it is sent),
  * and the channels are private to the deployment (the database's own connection, the Redis the
  * instances share, the cluster's IPC pipe).
  */
 export function encodeRevocation(revocation: Revocation): string {
-  return revocation.kind === 'token' ? `t:${revocation.tokenHash}` : `u:${revocation.userId}`
+  if (revocation.kind === 'token') return `t:${revocation.tokenHash}`
+  return revocation.kind === 'user' ? `u:${revocation.userId}` : 'a:'
 }
 
 /** The revocation a message names, or null for anything else (it is then ignored). */
@@ -44,6 +47,7 @@ export function decodeRevocation(message: unknown): Revocation | null {
   const value = message.slice(2)
   if (message.startsWith('t:') && TOKEN_HASH.test(value)) return { kind: 'token', tokenHash: value }
   if (message.startsWith('u:') && USER_ID.test(value)) return { kind: 'user', userId: Number(value) }
+  if (message === 'a:') return { kind: 'all' }
   return null
 }
 

@@ -50,10 +50,11 @@ export function createSessions(options: SessionsOptions) {
   const cache = createTokenCache({ ttlSeconds: options.tokenCacheSeconds ?? 0 })
   if (cache !== null) {
     revocations?.subscribe({
-      revoked: (revocation) =>
-        revocation.kind === 'token'
-          ? cache.deleteToken(revocation.tokenHash)
-          : cache.deleteUser(revocation.userId),
+      revoked: (revocation) => {
+        if (revocation.kind === 'token') cache.deleteToken(revocation.tokenHash)
+        else if (revocation.kind === 'user') cache.deleteUser(revocation.userId)
+        else cache.clear()
+      },
       missed: () => cache.clear(),
     })
   }
@@ -140,6 +141,16 @@ export function createSessions(options: SessionsOptions) {
       // Also when none was deleted here: the user row may have changed (deactivation).
       await publish({ kind: 'user', userId })
       return count
+    },
+
+    /** Every session of every user but `exceptTokenId` (not API keys). Returns how many. */
+    async revokeEverySession(exceptTokenId?: number): Promise<number> {
+      cache?.clear()
+      let query = db.deleteFrom('access_tokens')
+      if (exceptTokenId !== undefined) query = query.where('id', '!=', exceptTokenId)
+      const result = await query.executeTakeFirst()
+      await publish({ kind: 'all' })
+      return Number(result.numDeletedRows)
     },
 
     /**

@@ -88,11 +88,16 @@ program
 program
   .command('revoke-tokens')
   .description('revoke every token and session of an account (e.g. after a password leak), or one')
-  .argument('<email>')
+  .argument('[email]')
   .option('--session <id>', 'revoke only this session (its id from `gatehouse sessions <email>`)')
-  .action(async (email: string, options: { session?: string }) => {
+  .option('--all-users', "end every account's sessions (API keys stay): everyone signs in again")
+  .action(async (email: string | undefined, options: { session?: string; allUsers?: boolean }) => {
+    if ((email === undefined) === (options.allUsers !== true)) {
+      throw new Error('name one account, or pass --all-users')
+    }
     const count = await withStore(
       async ({ store, accounts }) => {
+        if (email === undefined) return accounts.admin.revokeEverySession({ session: null })
         const userId = await userIdOf(store, email)
         if (options.session === undefined) return accounts.revokeUserTokens(userId)
         if (!(await accounts.revokeUserSession(userId, options.session))) {

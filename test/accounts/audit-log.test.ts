@@ -14,7 +14,17 @@ import { dialects, openTestStore } from '../helpers/databases.ts'
 
 const DAY_MS = 86_400_000
 const ENTRY_KEYS = ['at', 'id', 'ip', 'reason', 'sessionId', 'type', 'userAgent']
-const COLUMNS = ['actor_id', 'created_at', 'id', 'ip', 'reason', 'session_id', 'type', 'user_agent', 'user_id']
+const COLUMNS = [
+  'actor_id',
+  'created_at',
+  'id',
+  'ip',
+  'reason',
+  'session_id',
+  'type',
+  'user_agent',
+  'user_id',
+]
 /** Long enough that only close(), flush() or a full batch can have written anything. */
 const NEVER = 3_600_000
 

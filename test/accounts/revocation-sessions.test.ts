@@ -78,7 +78,9 @@ describe('revocations published by the sessions module', () => {
       const query = store.db.selectFrom('access_tokens').select((eb) => eb.fn.countAll().as('n'))
       const row = await (revocation.kind === 'token'
         ? query.where('token_hash', '=', revocation.tokenHash)
-        : query.where('user_id', '=', revocation.userId)
+        : revocation.kind === 'user'
+          ? query.where('user_id', '=', revocation.userId)
+          : query
       ).executeTakeFirstOrThrow()
       return Number(row.n)
     })
@@ -115,6 +117,15 @@ describe('revocations published by the sessions module', () => {
       .where('token_hash', '=', tokens[0]!.context.tokenHash)
       .execute()
     assert.equal(await validOnB(tokens[0]!.token), true)
+  })
+
+  it('every session of every user: one message once the rows are gone; B refuses them all', async () => {
+    const first = await cachedOnB('everyone-a')
+    const second = await cachedOnB('everyone-b')
+    const sent = await publishedBy(() => a.admin.revokeEverySession({ session: null }))
+    assert.deepEqual(sent, [{ revocation: { kind: 'all' }, rowsLeft: 0 }])
+    assert.equal(await validOnB(first.tokens[0]!.token), false)
+    assert.equal(await validOnB(second.tokens[0]!.token), false)
   })
 
   it('logout: the token hash, once its row is gone; B refuses it', async () => {

@@ -493,6 +493,21 @@ describe('gatehouse revoke-tokens', SUITE_TIMEOUT, () => {
     assert.match(result.stderr, /no account for nobody@example\.com/)
     assert.equal((await tokensIn(url)).length, 1)
   })
+
+  test("--all-users ends every account's tokens; an email and --all-users together are refused", async () => {
+    const both = await gatehouse(['revoke-tokens', 'bystander@example.com', '--all-users'], {
+      DATABASE_URL: url,
+    })
+    assert.notEqual(both.code, 0)
+    assert.match(both.stderr, /name one account, or pass --all-users/)
+    const neither = await gatehouse(['revoke-tokens'], { DATABASE_URL: url })
+    assert.notEqual(neither.code, 0)
+    assert.equal((await tokensIn(url)).length, 1, 'nothing revoked by a refused command')
+    const result = await gatehouse(['revoke-tokens', '--all-users'], { DATABASE_URL: url })
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /revoked 1 token\(s\)/)
+    assert.equal((await tokensIn(url)).length, 0)
+  })
 })
 
 describe('gatehouse deactivate', SUITE_TIMEOUT, () => {

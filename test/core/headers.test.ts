@@ -29,7 +29,7 @@ describe('security header profiles', () => {
       'cross-origin-opener-policy': 'same-origin',
       'cross-origin-resource-policy': 'same-origin',
       'permissions-policy': COMMON_HEADERS['permissions-policy'],
-      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
       'referrer-policy': 'no-referrer',
     })
   })

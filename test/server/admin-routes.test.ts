@@ -443,6 +443,42 @@ for (const { dialect, skip, create } of dialects()) {
       }
     })
 
+    it("ends every account's sessions but the superuser's own (DELETE /admin/sessions); keys stay", async () => {
+      const first = await account('everyone')
+      const second = await account('everyone')
+      const key = await insertApiKey(t.store.db, {
+        userId: first.id,
+        name: 'stays',
+        scopes: ['profile:read'],
+        expiresAt: Date.now() + HOUR_MS,
+      })
+      assertCode(await as(first.token).delete('/admin/sessions'), 403, 'SUPERUSER_REQUIRED')
+      assert.equal((await t.app.inject({ url: '/me', headers: bearer(second.token) })).statusCode, 200)
+
+      const ended = await admin().delete('/admin/sessions')
+      assert.equal(ended.statusCode, 204, ended.body)
+      for (const token of [first.token, second.token]) {
+        assertCode(await t.app.inject({ url: '/me', headers: bearer(token) }), 401, 'INVALID_TOKEN')
+      }
+      assert.equal(
+        (await admin().get('/admin/users?limit=1')).statusCode,
+        200,
+        "the superuser's session stays",
+      )
+      assert.equal(
+        (await t.app.inject({ url: '/me', headers: bearer(key.key) })).statusCode,
+        200,
+        'keys stay',
+      )
+      const trail = await admin().get('/admin/audit?type=admin.sessions_revoked')
+      assert.ok(
+        (trail.json().events as { reason: string; actor_id: number }[]).some(
+          (event) => event.reason === 'by_admin:all_users' && event.actor_id === adminId,
+        ),
+        trail.body,
+      )
+    })
+
     it('documents every admin route under the admin tag with its refusals', async () => {
       const doc = (await t.app.inject({ url: '/openapi.json' })).json()
       const expected: [string, string, string[]][] = [

@@ -12,7 +12,7 @@ import { createSqliteDatabase } from '../helpers/databases.ts'
 import { assertNoStackTrace, startTestApp, type TestApp } from '../helpers/test-app.ts'
 import { portOf, type RawResponse, rawRequest } from './raw-http.ts'
 
-const API_CSP = "default-src 'none'; frame-ancestors 'none'"
+const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 const MARKER = '<script>x</script>'
 const HOST = 'Host: localhost\r\n'
 

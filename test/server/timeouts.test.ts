@@ -9,7 +9,7 @@ import { createSqliteDatabase } from '../helpers/databases.ts'
 import { assertNoStackTrace, startTestApp, type TestApp } from '../helpers/test-app.ts'
 import { idleCloseAfterResponse, portOf, type RawResponse, rawRequest } from './raw-http.ts'
 
-const API_CSP = "default-src 'none'; frame-ancestors 'none'"
+const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 function assertTimeoutResponse(response: RawResponse): void {
   assert.equal(response.status, 408)

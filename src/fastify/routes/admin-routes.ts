@@ -267,6 +267,22 @@ export async function adminRoutes(app: FastifyInstance, options: { trail: AuditL
     },
   )
 
+  app.delete(
+    '/admin/sessions',
+    {
+      onRequest: superuser,
+      schema: {
+        tags: ['admin'],
+        summary: 'End every session of every account but yours (not API keys; needs a recent login)',
+        response: { 204: Type.Null(), ...read },
+      },
+    },
+    async (request, reply) => {
+      await admin.revokeEverySession(actorOf(request))
+      return reply.code(204).send()
+    },
+  )
+
   app.get<{ Params: Static<typeof UserIdParams> }>(
     '/admin/users/:id/api-keys',
     {
