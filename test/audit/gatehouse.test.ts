@@ -95,10 +95,10 @@ describe('gatehouse audit against Gatehouse in production mode', SUITE, () => {
   })
 })
 
-describe('gatehouse audit against Gatehouse with GATEHOUSE_DOCS=1', SUITE, () => {
+describe('gatehouse audit against Gatehouse with GATEHOUSE_DOCS=1 and a CORS allowlist', SUITE, () => {
   let server: Running
   before(async () => {
-    server = await startGatehouse({ GATEHOUSE_DOCS: '1' })
+    server = await startGatehouse({ GATEHOUSE_DOCS: '1', CORS_ORIGINS: 'https://app.example.com' })
   })
   after(() => server.close())
 
@@ -116,5 +116,8 @@ describe('gatehouse audit against Gatehouse with GATEHOUSE_DOCS=1', SUITE, () =>
     assertFinding(report.findings, 'docs.exposure', 'WARN', 'V13.4.5')
     const docs = report.findings.find((finding) => finding.id === 'docs.exposure')!
     assert.match(docs.evidence.observed, /\/openapi\.json 200/)
+    // An allowlist is configured, yet a foreign origin and its preflight get nothing.
+    for (const id of ['cors.origin-reflection', 'cors.null-origin', 'cors.preflight'])
+      assertFinding(report.findings, id, 'PASS', 'V3.4.2')
   })
 })

@@ -29,9 +29,12 @@ const FORWARDED: FindingSpec = {
   passMeans: 'X-Forwarded-Host sent by the client does not come back in Location or the body',
 }
 
+/** Health probes answer any Host on purpose (orchestrators probe pods by IP): not asked here. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/livez', '/health'])
+
 function pathsOf(context: AuditContext): string[] {
   const paths = [context.samples.json?.path ?? '/', context.samples.html?.path ?? '/docs', '/']
-  return [...new Set(paths)]
+  return [...new Set(paths)].filter((path) => !PROBE_PATHS.has(path))
 }
 
 function echoes(response: ProbeResponse, host: string): string | null {
