@@ -225,6 +225,29 @@ describe('the documentation the matrix relies on', () => {
     assert.match(security, /### Availability/)
   })
 
+  it('V6.1.3: every authentication pathway is documented with its controls and strength', () => {
+    assert.match(security, /### Authentication pathways \(ASVS 5\.0 V6\.1\.3\)/)
+    for (const pathway of [
+      '`POST /token`',
+      '`POST /login`',
+      'bearer token `gth_',
+      'session cookie `gth_',
+      'personal API key `ghk_',
+      'reset link `gthr_',
+      'verification link `gthv_',
+    ]) {
+      assert.ok(security.includes(`| ${pathway}`), `${pathway} has a row`)
+    }
+  })
+
+  it('V7.1.2: the number of concurrent sessions allowed, and what happens, is documented', () => {
+    const sessions = readFileSync(join(ROOT, 'docs', 'sessions.md'), 'utf8')
+    assert.match(
+      sessions,
+      /There is no limit on how many sessions a user may\s+hold at once \(ASVS 5\.0 V7\.1\.2\)/,
+    )
+  })
+
   it('V7.1.1: the idle timeout and the absolute lifetime are documented with their NIST SP 800-63B-4 basis', () => {
     assert.match(
       security,

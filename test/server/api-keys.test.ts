@@ -283,6 +283,27 @@ for (const { dialect, skip, create } of dialects()) {
       }
     })
 
+    it('counts a wrong current_password like a failed login: guesses through key creation get throttled', async () => {
+      const stale = await startTestApp({ create, env: { FRESH_SESSION_SECONDS: '0' } })
+      try {
+        const user = await registerAndLogin(stale.app, 'guessed@example.com', PASSWORD)
+        const body = { name: 'ci', scopes: ['profile:read'], expires_in_days: 7 }
+        for (let guess = 0; guess < 10; guess++) {
+          const wrong = await createKey(stale, user.token, {
+            ...body,
+            current_password: `guess-${guess}-wrong`,
+          })
+          assertRefused(wrong, 403, 'FRESH_SESSION_REQUIRED', `guess ${guess}`)
+        }
+        // The account's limit is reached: even the right password is refused until the block ends.
+        const blocked = await createKey(stale, user.token, { ...body, current_password: PASSWORD })
+        assertRefused(blocked, 429, 'RATE_LIMITED', 'after 10 wrong passwords')
+        assert.ok(Number(blocked.headers['retry-after']) > 0)
+      } finally {
+        await stale.close()
+      }
+    })
+
     it('from a cookie session, needs the CSRF token like every unsafe request', async () => {
       const user = await newUser(t)
       const browser = await loginWithCookie(t.app, user.email, PASSWORD)
