@@ -4,7 +4,7 @@ import { describe, test } from 'node:test'
 import { CookieJar, parseSetCookie, redactSetCookie } from '../../src/audit/cookies.ts'
 import { cspProblems, parseCsp } from '../../src/audit/csp.ts'
 import type { AuditReport } from '../../src/audit/finding.ts'
-import { reportJson, reportText, useColour } from '../../src/audit/index.ts'
+import { ALL_CHECKS, reportJson, reportText, useColour } from '../../src/audit/index.ts'
 
 function verdict(header: string, document = true): string[] {
   return cspProblems(parseCsp(header), document).map((problem) => `${problem.severity} ${problem.message}`)
@@ -151,5 +151,18 @@ describe('reports', () => {
     assert.equal(useColour({ isTTY: true }, { NO_COLOR: '1' }), false)
     assert.equal(useColour({ isTTY: false }, {}), false)
     assert.equal(useColour({}, {}), false)
+  })
+})
+
+describe('the check catalogue', () => {
+  const specs = ALL_CHECKS.flatMap((check) => check.specs)
+
+  test('ids are unique and dotted; every ASVS id is a 5.0 requirement id (Vchapter.section.item)', () => {
+    assert.equal(new Set(specs.map((spec) => spec.id)).size, specs.length)
+    for (const spec of specs) {
+      assert.match(spec.id, /^[a-z]+(\.[a-z-]+)+$/, spec.id)
+      assert.match(spec.asvs, /^V\d{1,2}\.\d{1,2}\.\d{1,2}$/, spec.id)
+      assert.ok(spec.fix.endsWith('.') && spec.fix.length > 10, `${spec.id}: the fix is one sentence`)
+    }
   })
 })

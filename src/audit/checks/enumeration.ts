@@ -20,7 +20,8 @@ const TIMING: FindingSpec = {
   asvs: 'V6.3.8',
   title: 'login takes as long for an unknown email as for a wrong password',
   fix: 'Verify a password hash for unknown accounts too (a dummy hash), so both failures cost the same.',
-  passMeans: `median times differ by less than ${10} ms (WARN from 10 ms; FAIL from 30 ms when the interquartile ranges do not overlap)`,
+  passMeans:
+    'median times differ by less than 10 ms (WARN from 10 ms; FAIL from 30 ms when the interquartile ranges do not overlap)',
 }
 
 /** The timing verdict's thresholds (documented in docs/audit.md). */
