@@ -2,6 +2,7 @@ import { CompiledQuery, type Kysely } from 'kysely'
 import { generatePublicId, generateToken, hashToken, isWellFormedToken } from '../core/tokens/index.ts'
 import { compiledOnce } from '../store/compiled-once.ts'
 import type { Database } from '../store/schema.ts'
+import { isForeignKeyViolation } from '../store/unique-violation.ts'
 import { isTouchDue, touchLastUse } from './last-use.ts'
 import type { AccessTokenContext, IssuedAccessToken, SessionSummary, TokenKind } from './session.ts'
 import type { TokenCache } from './token-cache.ts'
@@ -43,6 +44,39 @@ export async function issueAccessToken(
     })
     .execute()
   return { token, tokenHash, sessionId, expiresAt: new Date(expiresAt), expiresInSeconds: ttlSeconds }
+}
+
+/**
+ * A login's token, kept only if the account is still active and still has one of the hashes the
+ * password was verified against once the row is written; else the row is deleted again and the
+ * answer is null. A password change, reset or deactivation writes the user first and deletes the
+ * tokens second; this writes the token first and reads the user second, so in every interleaving
+ * either this read sees the change or that delete sees this token: no session issued for the old
+ * password outlives the revocation (ASVS 5.0 V7.4.3). A user deleted meanwhile is null too.
+ */
+export async function issueLoginToken(
+  db: Kysely<Database>,
+  userId: number,
+  kind: TokenKind,
+  ttlSeconds: number,
+  origin: SessionOrigin,
+  verifiedHashes: readonly string[],
+): Promise<IssuedAccessToken | null> {
+  let issued: IssuedAccessToken
+  try {
+    issued = await issueAccessToken(db, userId, kind, ttlSeconds, Date.now(), origin)
+  } catch (error) {
+    if (isForeignKeyViolation(error)) return null
+    throw error
+  }
+  const user = await db
+    .selectFrom('users')
+    .select(['hashed_password', 'is_active'])
+    .where('id', '=', userId)
+    .executeTakeFirst()
+  if (user?.is_active === 1 && verifiedHashes.includes(user.hashed_password)) return issued
+  await revokeAccessToken(db, issued.tokenHash)
+  return null
 }
 
 export interface ValidateOptions {

@@ -120,7 +120,7 @@ export function createAccounts(options: AccountsOptions) {
   }
   const credentials = createCredentials(context)
   const recovery = createRecovery(context)
-  const apiKeys = createApiKeys(context, credentials.verifyPassword)
+  const apiKeys = createApiKeys(context, credentials.requireStepUp)
 
   return {
     db,

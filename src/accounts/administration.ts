@@ -108,16 +108,18 @@ export function createAdministration(context: DomainContext) {
    * committed. One lock for every account rather than row locks: these changes are rare, and the
    * rule is then plainly serial, whatever rows each change reads.
    */
-  async function withSuperuserLock<T>(work: (executor: Executor) => Promise<T>): Promise<T> {
+  async function withSuperuserLock<T>(actor: Actor, work: (executor: Executor) => Promise<T>): Promise<T> {
     if (isPostgres) {
       return db.transaction().execute(async (trx) => {
         await sql`select pg_advisory_xact_lock(${sql.lit(SUPERUSER_LOCK)})`.execute(trx)
+        await assertStillSuperuser(trx, actor)
         return work(trx)
       })
     }
     return db.connection().execute(async (connection) => {
       await sql`begin immediate`.execute(connection)
       try {
+        await assertStillSuperuser(connection, actor)
         const result = await work(connection)
         await sql`commit`.execute(connection)
         return result
@@ -126,6 +128,17 @@ export function createAdministration(context: DomainContext) {
         throw error
       }
     })
+  }
+
+  /**
+   * The actor's rights as they are now, under the lock: a superuser demoted (or deactivated) by a
+   * change that committed while this request waited for the lock must not complete its own.
+   */
+  async function assertStillSuperuser(executor: Executor, actor: Actor): Promise<void> {
+    const { session } = actor
+    if (session === null) return
+    const current = await findUserById(executor, session.user.id)
+    if (!current?.isSuperuser || !current.isActive) throw new GatehouseError('SUPERUSER_REQUIRED')
   }
 
   /**
@@ -227,7 +240,7 @@ export function createAdministration(context: DomainContext) {
       authorize(actor, true)
       const picked = checkedChanges(changes)
       const losesPower = picked.isActive === false || picked.isSuperuser === false
-      const { before, after } = await withSuperuserLock(async (executor) => {
+      const { before, after } = await withSuperuserLock(actor, async (executor) => {
         const before = await existingUser(executor, userId)
         let after = before
         if (picked.email !== undefined) {
@@ -297,7 +310,7 @@ export function createAdministration(context: DomainContext) {
         if (!other) throw new GatehouseError('LAST_SUPERUSER')
       }
       await sessions.revokeUser(userId, { apiKeys: true })
-      await withSuperuserLock(async (executor) => {
+      await withSuperuserLock(actor, async (executor) => {
         const deleted = await executor
           .deleteFrom('users')
           .where('id', '=', userId)

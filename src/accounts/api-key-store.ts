@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely } from 'kysely'
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely'
 import {
   API_KEY_PREFIX,
   generatePublicId,
@@ -34,7 +34,7 @@ export interface IssuedApiKey extends ApiKeySummary {
 const VISIBLE_SECRET_CHARACTERS = 6
 
 export async function insertApiKey(
-  db: Kysely<Database>,
+  db: Kysely<Database> | Transaction<Database>,
   input: { userId: number; name: string; scopes: readonly string[]; expiresAt: number },
   now = Date.now(),
 ): Promise<IssuedApiKey> {
@@ -65,6 +65,49 @@ export async function insertApiKey(
     lastUsedAt: null,
     expiresAt: new Date(input.expiresAt),
   }
+}
+
+/**
+ * A key created by a signed-in session, within the per-user bound, or why not. Counting and
+ * inserting happen in one transaction that first writes the user's row (a no-op update): on
+ * PostgreSQL that row lock makes two creations for one user count one after the other, on SQLite
+ * it takes the write lock, so concurrent requests cannot pass the bound together. Once committed,
+ * the session must still exist: a password change, reset or deactivation deletes the sessions
+ * before the keys, so either that key deletion sees this key, or this check sees the session gone
+ * and the key is deleted again — no key minted by a session outlives that session's revocation.
+ */
+export async function insertApiKeyForSession(
+  db: Kysely<Database>,
+  input: {
+    userId: number
+    sessionTokenId: number
+    name: string
+    scopes: readonly string[]
+    expiresAt: number
+  },
+  maxKeys: number,
+): Promise<IssuedApiKey | 'limit' | 'session_ended'> {
+  const now = Date.now()
+  const outcome = await db.transaction().execute(async (trx) => {
+    const locked = await trx
+      .updateTable('users')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('id', '=', input.userId)
+      .where('is_active', '=', 1)
+      .executeTakeFirst()
+    if (Number(locked.numUpdatedRows) === 0) return 'session_ended' as const
+    if ((await countUserApiKeys(trx, input.userId, now)) >= maxKeys) return 'limit' as const
+    return insertApiKey(trx, input, now)
+  })
+  if (typeof outcome === 'string') return outcome
+  const session = await db
+    .selectFrom('access_tokens')
+    .select('id')
+    .where('id', '=', input.sessionTokenId)
+    .executeTakeFirst()
+  if (session !== undefined) return outcome
+  await deleteApiKeyById(db, input.userId, outcome.id)
+  return 'session_ended'
 }
 
 function compileKeyLookup(db: Kysely<Database>) {

@@ -3,8 +3,7 @@ import { type ApiKeySummary, countUserApiKeys, type IssuedApiKey } from './api-k
 import type { DomainContext } from './domain-context.ts'
 import type { ClientInfo } from './events.ts'
 import type { AccessTokenContext } from './session.ts'
-import { assertNotApiKey, isFreshSession } from './step-up.ts'
-import type { User } from './user.ts'
+import { assertNotApiKey } from './step-up.ts'
 
 export type { ApiKeySummary, IssuedApiKey } from './api-key-store.ts'
 
@@ -20,25 +19,39 @@ export interface CreateApiKeyInput {
 }
 
 const NAME_MAX_LENGTH = 100
-// C0 and C1 controls and bidirectional overrides: a name is shown in lists, logs and terminals.
-const UNPRINTABLE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u
+// Controls, format characters (zero-width, bidirectional marks and overrides) and line or
+// paragraph separators: a name is shown in lists, logs and terminals, and must show as it is.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u
+/** No lone surrogate: UTF-8 cannot carry one, so it would come back as U+FFFD. */
+const isWellFormed = (value: string) => Buffer.from(value, 'utf8').toString('utf8') === value
+
 /** Enough for every script of a person; a bound on what one stolen session can mint. */
 export const MAX_API_KEYS_PER_USER = 100
 const DAY_MS = 86_400_000
 
-type VerifyPassword = (user: User, password: string, client: ClientInfo) => Promise<boolean>
+type RequireStepUp = (
+  session: AccessTokenContext,
+  currentPassword: string | undefined,
+  client: ClientInfo,
+) => Promise<void>
 
 /**
  * Personal API keys: long-lived, scoped credentials for scripts, shown once and stored as SHA-256
  * (OWASP REST Security Cheat Sheet, "API Keys"). Only a person manages them: a key cannot create,
  * list or revoke keys (ASVS 5.0 V8.2.1, least privilege).
  */
-export function createApiKeys(context: DomainContext, verifyPassword: VerifyPassword) {
+export function createApiKeys(context: DomainContext, requireStepUp: RequireStepUp) {
   const { sessions, emit } = context
 
   function checkInput(input: CreateApiKeyInput): { name: string; scopes: string[] } {
     const name = input.name.trim()
-    if (name.length === 0 || [...name].length > NAME_MAX_LENGTH || UNPRINTABLE.test(name)) {
+    // A lone surrogate is no character: it would be stored as U+FFFD, another name than sent.
+    if (
+      name.length === 0 ||
+      [...name].length > NAME_MAX_LENGTH ||
+      UNPRINTABLE.test(name) ||
+      !isWellFormed(name)
+    ) {
       throw new GatehouseError('VALIDATION_FAILED', {
         detail: `A key needs a name of 1 to ${NAME_MAX_LENGTH} printable characters`,
         field: 'name',
@@ -75,21 +88,20 @@ export function createApiKeys(context: DomainContext, verifyPassword: VerifyPass
       const { session, client } = input
       assertNotApiKey(session)
       const { name, scopes } = checkInput(input)
-      if (!isFreshSession(session, context.freshSessionSeconds)) {
-        const verified =
-          input.currentPassword !== undefined &&
-          (await verifyPassword(session.user, input.currentPassword, client))
-        if (!verified) throw new GatehouseError('FRESH_SESSION_REQUIRED')
-      }
-      if ((await countUserApiKeys(context.db, session.user.id)) >= MAX_API_KEYS_PER_USER) {
-        throw new GatehouseError('API_KEY_LIMIT')
-      }
-      const issued = await sessions.issueApiKey({
-        userId: session.user.id,
-        name,
-        scopes,
-        expiresAt: Date.now() + input.expiresInDays * DAY_MS,
-      })
+      await requireStepUp(session, input.currentPassword, client)
+      const issued = await sessions.issueApiKey(
+        {
+          userId: session.user.id,
+          sessionTokenId: session.tokenId,
+          name,
+          scopes,
+          expiresAt: Date.now() + input.expiresInDays * DAY_MS,
+        },
+        MAX_API_KEYS_PER_USER,
+      )
+      if (issued === 'limit') throw new GatehouseError('API_KEY_LIMIT')
+      // The session was ended (or the account deactivated) while this request ran.
+      if (issued === 'session_ended') throw new GatehouseError('INVALID_TOKEN')
       emit('api_key.created', {
         userId: session.user.id,
         sessionId: session.sessionId,

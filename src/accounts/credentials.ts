@@ -109,7 +109,8 @@ export function createCredentials(context: DomainContext) {
     // only, telling it from a wrong one, and count it as a failure; the old hash still verifies
     // and is upgraded at the next login.
     if (upgradedHash) await updatePasswordHash(db, found.user.id, upgradedHash).catch(reportBackground)
-    return { user: found.user, accountId: found.user.id }
+    const verifiedHashes = upgradedHash ? [found.hashedPassword, upgradedHash] : [found.hashedPassword]
+    return { user: found.user, accountId: found.user.id, verifiedHashes }
   }
 
   /**
@@ -118,6 +119,7 @@ export function createCredentials(context: DomainContext) {
    */
   async function guardedCheck(email: string, password: string, client: ClientInfo, userId: number | null) {
     let accountId: number | null = userId
+    let verifiedHashes: string[] = []
     // Shed before the throttle and the lookup, as the admission would after them (OWASP Denial
     // of Service Cheat Sheet): the same for every email, so it tells nothing about accounts.
     if (wouldShed(hasher)) throw overloaded()
@@ -125,9 +127,10 @@ export function createCredentials(context: DomainContext) {
       const user = await limiters.login.guard(email, client.ip, async () => {
         const outcome = await checkCredentials(email, password)
         accountId = outcome.accountId
+        verifiedHashes = outcome.verifiedHashes ?? []
         return outcome.user
       })
-      return { user, accountId }
+      return { user, accountId, verifiedHashes }
     } catch (caught) {
       // A throttle of the library user's own may not know NoVerdict: what it wraps leaves.
       const error = caught instanceof NoVerdict ? caught.error : caught
@@ -142,6 +145,24 @@ export function createCredentials(context: DomainContext) {
   async function verifyPassword(user: User, password: string, client: ClientInfo): Promise<boolean> {
     const { user: checked } = await guardedCheck(user.email, password, client, user.id)
     return checked !== null && checked.id === user.id
+  }
+
+  /**
+   * A recent login, or the current password (counted like a login, and a wrong one is in the
+   * trail), before a sensitive change (OWASP Authentication Cheat Sheet, "Require
+   * re-authentication for sensitive features"; ASVS 5.0 V7.5.1).
+   */
+  async function requireStepUp(
+    session: AccessTokenContext,
+    currentPassword: string | undefined,
+    client: ClientInfo,
+  ): Promise<void> {
+    if (isFreshSession(session, context.freshSessionSeconds)) return
+    if (currentPassword === undefined) throw new GatehouseError('FRESH_SESSION_REQUIRED')
+    if (!(await verifyPassword(session.user, currentPassword, client))) {
+      emit('login.failed', { userId: session.user.id, client, reason: 'wrong_current_password' })
+      throw new GatehouseError('FRESH_SESSION_REQUIRED')
+    }
   }
 
   async function createAccount(email: string, password: string, isSuperuser: boolean): Promise<User> {
@@ -167,7 +188,12 @@ export function createCredentials(context: DomainContext) {
      * Sheet, "Protect against automated attacks"; ASVS 5.0 V6.3.1), then a fresh token.
      */
     async login(input: LoginInput): Promise<{ user: User; issued: IssuedAccessToken }> {
-      const { user, accountId } = await guardedCheck(input.email, input.password, input.client, null)
+      const { user, accountId, verifiedHashes } = await guardedCheck(
+        input.email,
+        input.password,
+        input.client,
+        null,
+      )
       if (!user) {
         emit('login.failed', { userId: accountId, client: input.client, reason: 'bad_credentials' })
         throw new GatehouseError('BAD_CREDENTIALS')
@@ -178,12 +204,20 @@ export function createCredentials(context: DomainContext) {
         throw new GatehouseError('EMAIL_NOT_VERIFIED')
       }
       if (input.replacesToken) await sessions.revokeToken(hashToken(input.replacesToken))
-      const issued = await sessions.issue(user.id, input.kind, input.client)
+      // Issued only while the password verified is still the account's and the account is active:
+      // a password change, reset, deactivation or deletion committed while this login was hashing
+      // must not leave it a session that the change's revocation already swept past.
+      const issued = await sessions.issueForLogin(user.id, input.kind, input.client, verifiedHashes)
+      if (issued === null) {
+        emit('login.failed', { userId: user.id, client: input.client, reason: 'credentials_changed' })
+        throw new GatehouseError('BAD_CREDENTIALS')
+      }
       emit('login.succeeded', { userId: user.id, sessionId: issued.sessionId, client: input.client })
       return { user, issued }
     },
 
     verifyPassword,
+    requireStepUp,
 
     /**
      * Changes the email. Step-up once the session is older than the fresh window (OWASP
@@ -196,12 +230,7 @@ export function createCredentials(context: DomainContext) {
       assertValidEmail(input.email)
       await limiters.register.consume(client.ip)
       assertNotApiKey(session)
-      if (!isFreshSession(session, context.freshSessionSeconds)) {
-        const verified =
-          input.currentPassword !== undefined &&
-          (await verifyPassword(session.user, input.currentPassword, client))
-        if (!verified) throw new GatehouseError('FRESH_SESSION_REQUIRED')
-      }
+      await requireStepUp(session, input.currentPassword, client)
       const previous = await findUserById(db, session.user.id)
       if (!previous) throw new GatehouseError('INVALID_TOKEN')
       const user = await db.transaction().execute(async (trx) => {
@@ -248,6 +277,9 @@ export function createCredentials(context: DomainContext) {
         })
         if (ended > 0)
           emit('session.revoked', { userId: session.user.id, client, reason: 'password_changed' })
+      } else if (context.passwordChangeEndsApiKeys) {
+        // Keeping one's other sessions is a choice about browsers, not about scripts' keys.
+        await sessions.revokeApiKeys(session.user.id)
       }
       emit('password.changed', { userId: session.user.id, sessionId: session.sessionId, client })
     },

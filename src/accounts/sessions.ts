@@ -3,6 +3,7 @@ import type { Database } from '../store/schema.ts'
 import {
   DEFAULT_TOUCH_INTERVAL_SECONDS,
   issueAccessToken,
+  issueLoginToken,
   listUserSessions,
   pruneAccessTokens,
   revokeAccessToken,
@@ -16,7 +17,7 @@ import {
   deleteApiKeyById,
   deleteUserApiKeys,
   type IssuedApiKey,
-  insertApiKey,
+  insertApiKeyForSession,
   listApiKeys,
   pruneApiKeys,
   validateApiKey,
@@ -83,6 +84,16 @@ export function createSessions(options: SessionsOptions) {
       return issueAccessToken(db, userId, kind, options.accessTokenTtlSeconds, Date.now(), origin)
     },
 
+    /** A login's token, or null when the password or the account changed meanwhile (issueLoginToken). */
+    issueForLogin(
+      userId: number,
+      kind: TokenKind,
+      origin: SessionOrigin,
+      verifiedHashes: readonly string[],
+    ): Promise<IssuedAccessToken | null> {
+      return issueLoginToken(db, userId, kind, options.accessTokenTtlSeconds, origin, verifiedHashes)
+    },
+
     /** The token's context when valid *and* of `kind` (bearer: header only; session: cookie only). */
     validate(token: string, kind: TokenKind): Promise<AccessTokenContext | null> {
       return validateAccessToken(db, token, kind, validateOptions)
@@ -93,16 +104,29 @@ export function createSessions(options: SessionsOptions) {
       return validateApiKey(db, key, validateKeyOptions)
     },
 
-    issueApiKey(input: {
-      userId: number
-      name: string
-      scopes: readonly string[]
-      expiresAt: number
-    }): Promise<IssuedApiKey> {
-      return insertApiKey(db, input)
+    /** A key made by a signed-in session, within `maxKeys` (see insertApiKeyForSession). */
+    issueApiKey(
+      input: {
+        userId: number
+        sessionTokenId: number
+        name: string
+        scopes: readonly string[]
+        expiresAt: number
+      },
+      maxKeys: number,
+    ): Promise<IssuedApiKey | 'limit' | 'session_ended'> {
+      return insertApiKeyForSession(db, input, maxKeys)
     },
 
     listApiKeys: (userId: number) => listApiKeys(db, userId),
+
+    /** Every API key of the user (not the sessions). Returns how many. */
+    async revokeApiKeys(userId: number): Promise<number> {
+      cache?.deleteUser(userId)
+      const count = await deleteUserApiKeys(db, userId)
+      await publish({ kind: 'user', userId })
+      return count
+    },
 
     /** One of the user's keys; false when it is not theirs (or does not exist). */
     async revokeApiKey(userId: number, keyId: string): Promise<boolean> {

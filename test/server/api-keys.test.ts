@@ -257,6 +257,10 @@ for (const { dialect, skip, create } of dialects()) {
           'VALIDATION_FAILED',
         ],
         [{ name: '   ', scopes: ['profile:read'], expires_in_days: 1 }, 422, 'VALIDATION_FAILED'],
+        [{ name: 'zero\u200bwidth', scopes: ['profile:read'], expires_in_days: 1 }, 422, 'VALIDATION_FAILED'],
+        [{ name: 'bidi\u200fmark', scopes: ['profile:read'], expires_in_days: 1 }, 422, 'VALIDATION_FAILED'],
+        [{ name: 'line\u2028break', scopes: ['profile:read'], expires_in_days: 1 }, 422, 'VALIDATION_FAILED'],
+        [{ name: 'lone\ud800half', scopes: ['profile:read'], expires_in_days: 1 }, 422, 'VALIDATION_FAILED'],
         [{ name: 'x', scopes: ['profile:read'], expires_in_days: 1, user_id: 1 }, 422, 'VALIDATION_FAILED'],
       ]
       for (const [payload, status, code] of cases) {
