@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { type RateLimiterLike, RateLimiterRes } from 'rate-limiter-flexible'
 import { BoundedMemoryStore } from './bounded-memory-store.ts'
 import { counterLimiter, rateLimited } from './rate-limit.ts'
-import type { SharedCounters } from './shared-counters.ts'
+import { BLOCKED_POINTS, type SharedCounters } from './shared-counters.ts'
 import { accountKey, clientKey } from './throttle-keys.ts'
 
 /**
@@ -56,7 +56,7 @@ export const LOGIN_THROTTLE_DEFAULTS = {
 /** An account's failures are forgotten a day after the first (or at once by a success). */
 const ACCOUNT_WINDOW_SECONDS = 86400
 /** A blocked key holds this: far above any limit (≤ 1e6), so it reads as blocked, not as busy. */
-const BLOCKED = 2 ** 30
+const BLOCKED = BLOCKED_POINTS
 export const RATE_LIMITED_DETAIL = 'Too many failed attempts, try again later'
 
 /**
@@ -156,6 +156,7 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
           memory,
           redis: options.redis,
           shared: options.shared,
+          blockSeconds,
         })
       : null
   const perAccount = limiter(accountLimit, ACCOUNT_WINDOW_SECONDS, 'account')

@@ -17,6 +17,8 @@ export interface CounterOptions {
   redis?: Redis | null
   /** Counters shared with other processes when there is no Redis (the cluster primary). */
   shared?: SharedCounters | null
+  /** How long a key that reaches `points` is blocked (the login throttle's block). */
+  blockSeconds?: number
 }
 
 export function counterLimiter(options: CounterOptions): RateLimiterLike {
@@ -25,7 +27,12 @@ export function counterLimiter(options: CounterOptions): RateLimiterLike {
   if (!shared) return new MemoryLimiter(memory, { points, duration, keyPrefix })
   // Shared store unreachable: this process's memory takes over, and what it counts meanwhile is
   // written back when the store returns (src/accounts/shared-limiter.ts says what holds).
-  return new SharedLimiter(shared, memory, { points, duration, keyPrefix })
+  return new SharedLimiter(shared, memory, {
+    points,
+    duration,
+    keyPrefix,
+    blockSeconds: options.blockSeconds,
+  })
 }
 
 /** A refusal that says when to try again (whole seconds, at least one). */

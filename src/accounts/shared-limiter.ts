@@ -1,7 +1,7 @@
 import { RateLimiterCompatibleAbstract, type RateLimiterLike, RateLimiterRes } from 'rate-limiter-flexible'
 import type { BoundedMemoryStore } from './bounded-memory-store.ts'
 import { MemoryLimiter } from './memory-limiter.ts'
-import type { SharedCounters } from './shared-counters.ts'
+import type { MergeLimits, SharedCounters } from './shared-counters.ts'
 import { type WriteBack, writeBackFor } from './write-back.ts'
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; value: RateLimiterRes }
@@ -35,11 +35,12 @@ export class SharedLimiter extends RateLimiterCompatibleAbstract {
   readonly #local: MemoryLimiter
   readonly #memory: BoundedMemoryStore
   readonly #writeBack: WriteBack
+  readonly #limits: MergeLimits
 
   constructor(
     shared: SharedCounters,
     memory: BoundedMemoryStore,
-    options: { points: number; duration: number; keyPrefix: string },
+    options: { points: number; duration: number; keyPrefix: string; blockSeconds?: number },
   ) {
     super()
     this.keyPrefix = options.keyPrefix
@@ -49,6 +50,7 @@ export class SharedLimiter extends RateLimiterCompatibleAbstract {
     this.#local = new MemoryLimiter(memory, options)
     this.#memory = memory
     this.#writeBack = writeBackFor(shared, memory)
+    this.#limits = { limit: options.points, blockMs: (options.blockSeconds ?? 0) * 1000 }
   }
 
   getKey(key: string | number): string {
@@ -106,7 +108,7 @@ export class SharedLimiter extends RateLimiterCompatibleAbstract {
       const local = await settled(operation(this.#local))
       // A block read from the mirror is written back too: the store may have lost it (a restart
       // without persistence), and adding a block to a block leaves it one.
-      if (changes || this.#over(local.value)) this.#writeBack.changedLocally(rlKey, this.points)
+      if (changes || this.#over(local.value)) this.#writeBack.changedLocally(rlKey, this.#limits)
       return unwrap(local)
     }
     this.#mirror(rlKey, outcome.value)

@@ -1,5 +1,5 @@
 import type { BoundedMemoryStore } from './bounded-memory-store.ts'
-import type { SharedCounters } from './shared-counters.ts'
+import type { MergeLimits, SharedCounters } from './shared-counters.ts'
 
 /** Keys written back at once after an outage (each is one round trip, pipelined). */
 const BATCH = 64
@@ -33,8 +33,8 @@ const QUIET_MS = 1000
 export class WriteBack {
   readonly #shared: SharedCounters
   readonly #memory: BoundedMemoryStore
-  /** Pending full keys, oldest first, with their limiter's limit. */
-  readonly #pending = new Map<string, number>()
+  /** Pending full keys, oldest first, with their limiter's limit and block. */
+  readonly #pending = new Map<string, MergeLimits>()
   readonly #inFlight = new Map<string, Promise<void>>()
   #flushing = false
   #unsubscribe: (() => void) | null = null
@@ -63,8 +63,8 @@ export class WriteBack {
   }
 
   /** `rlKey` was changed in memory while the store was unreachable. */
-  changedLocally(rlKey: string, limit: number): void {
-    if (!this.#pending.has(rlKey)) this.#pending.set(rlKey, limit)
+  changedLocally(rlKey: string, limits: MergeLimits): void {
+    if (!this.#pending.has(rlKey)) this.#pending.set(rlKey, limits)
     if (this.#pending.size > this.#memory.maxKeys) this.#prune()
     this.#watch()
     if (!this.#retry) {
@@ -123,10 +123,10 @@ export class WriteBack {
   }
 
   async #merge(rlKey: string): Promise<void> {
-    const limit = this.#pending.get(rlKey) as number
+    const limits = this.#pending.get(rlKey) as MergeLimits
     const count = this.#memory.get(rlKey)
     if (count && count.points > 0) {
-      await this.#shared.merge(rlKey, count.points, count.msBeforeNext, limit)
+      await this.#shared.merge(rlKey, count.points, count.msBeforeNext, limits)
     }
     this.#pending.delete(rlKey)
     this.#memory.delete(rlKey)

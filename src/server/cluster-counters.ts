@@ -2,7 +2,12 @@ import cluster, { type Worker } from 'node:cluster'
 import { RateLimiterCompatibleAbstract, RateLimiterRes } from 'rate-limiter-flexible'
 import { BoundedMemoryStore } from '../accounts/bounded-memory-store.ts'
 import { MemoryLimiter } from '../accounts/memory-limiter.ts'
-import type { SharedCounters, SharedLimiterOptions } from '../accounts/shared-counters.ts'
+import {
+  BLOCKED_POINTS,
+  type MergeLimits,
+  type SharedCounters,
+  type SharedLimiterOptions,
+} from '../accounts/shared-counters.ts'
 
 /**
  * Throttle counters shared by the workers of one `serve --workers N` without Redis: they live in
@@ -135,7 +140,10 @@ export function serveClusterCounters(options: ClusterCountersOptions = {}): () =
     const reply = { type: TAG, id: request.id } as const
     const { key, amount, seconds } = request
     if (request.op === 'merge') {
-      merge(store, key, amount ?? 0, seconds ?? 0, request.limiter.points)
+      merge(store, key, amount ?? 0, seconds ?? 0, {
+        limit: request.limiter.points,
+        blockMs: (request.limiter.blockSeconds ?? 0) * 1000,
+      })
       return { ...reply, value: true }
     }
     const limiter = limiterFor(request.limiter)
@@ -183,11 +191,25 @@ export function serveClusterCounters(options: ClusterCountersOptions = {}): () =
   }
 }
 
-/** The write-back of a worker's outage count: added, expiry the later one (SharedCounters.merge). */
-function merge(store: BoundedMemoryStore, rlKey: string, points: number, ms: number, limit: number): void {
+/**
+ * The write-back of a worker's outage count: added, expiry the later one, and a sum reaching the
+ * limit a block (SharedCounters.merge).
+ */
+function merge(
+  store: BoundedMemoryStore,
+  rlKey: string,
+  points: number,
+  ms: number,
+  limits: MergeLimits,
+): void {
+  const { limit, blockMs } = limits
   const current = store.get(rlKey)
   const total = (current?.points ?? 0) + points
   if (total <= 0) return
+  if (blockMs > 0 && total >= limit && total <= BLOCKED_POINTS / 2) {
+    store.set(rlKey, BLOCKED_POINTS, blockMs, limit)
+    return
+  }
   const never = ms < 0 || current?.msBeforeNext === -1
   const later = Math.max(ms, current?.msBeforeNext ?? 0)
   // BoundedMemoryStore's 0 is "never expires".
@@ -273,11 +295,11 @@ function connectToPrimary(timeoutMs: number): SharedCounters {
     })
   return {
     limiter: (settings) => new ClusterLimiter(settings, request),
-    async merge(rlKey, points, msBeforeNext, limit) {
+    async merge(rlKey, points, msBeforeNext, { limit, blockMs }) {
       // The full key travels as is: a limiter with no prefix keeps it.
       const reply = await request({
         op: 'merge',
-        limiter: { points: limit, duration: 0, keyPrefix: '' },
+        limiter: { points: limit, duration: 0, keyPrefix: '', blockSeconds: blockMs / 1000 },
         key: rlKey,
         amount: points,
         seconds: msBeforeNext,

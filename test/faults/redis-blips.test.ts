@@ -130,6 +130,21 @@ describe('login throttle across a Redis outage (a redis-server the test kills an
     assert.equal(checks, 6)
   })
 
+  it('failures before an outage plus those during it reach the limit: a block, not a 1 s retry for a day', async () => {
+    const b = await instance('b-sum')
+    const email = 'summed@example.com'
+    const rlKey = `${prefix}:login:account:${accountKey(email)}`
+    // Nine failures in Redis before the outage, nine more counted in memory during it: the
+    // instance's write-back merges them once Redis answers again.
+    for (let i = 0; i < 9; i++) assert.equal(await b.login.guard(email, '10.62.0.1', FAIL), null)
+    assert.equal(await stored(email), 9)
+    await redisCounters(admin).merge(rlKey, 9, 86_400_000, { limit: 10, blockMs: BLOCK_SECONDS * 1000 })
+    assert.ok((await stored(email)) > 2 ** 29, 'the sum became a block')
+    const ttl = await admin.pttl(rlKey)
+    assert.ok(ttl > (BLOCK_SECONDS - 15) * 1000 && ttl <= BLOCK_SECONDS * 1000, `PTTL ${ttl}`)
+    await assertBlocked(b.login.guard(email, '10.62.0.2', SUCCEED), 'after the merge')
+  })
+
   it('a block set before the outage holds during it on the instances that saw it, and survives the restart', async () => {
     const a = await instance('a3')
     const b = await instance('b3')
