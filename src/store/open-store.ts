@@ -63,7 +63,17 @@ function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
     // Connecting, and waiting for a free pooled connection, are bounded: a database that drops
     // packets answers "timeout exceeded when trying to connect", a 503, instead of hanging.
     connectionTimeoutMillis: timeout || DEFAULT_TIMEOUT_SECONDS * 1000,
-    ...(timeout > 0 ? { statement_timeout: timeout, query_timeout: timeout + CLIENT_TIMEOUT_MARGIN_MS } : {}),
+    ...(timeout > 0
+      ? {
+          statement_timeout: timeout,
+          query_timeout: timeout + CLIENT_TIMEOUT_MARGIN_MS,
+          // A transaction whose client vanished (a network partition: its close never reached the
+          // server) would hold its locks until the server's TCP keepalive notices, ~2 h by
+          // default; the server ends it instead once it sits idle this long (our transactions
+          // never wait on the client between statements).
+          idle_in_transaction_session_timeout: timeout + CLIENT_TIMEOUT_MARGIN_MS,
+        }
+      : {}),
     idleTimeoutMillis: IDLE_TIMEOUT_MS,
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,
