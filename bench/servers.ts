@@ -35,6 +35,7 @@ async function gatehouse(): Promise<{ port: number; token: string }> {
     PRUNE_INTERVAL_SECONDS: '0',
     ...(process.env.BENCH_DATABASE_URL ? { DATABASE_URL: process.env.BENCH_DATABASE_URL } : {}),
     ...(process.env.TOKEN_CACHE_SECONDS ? { TOKEN_CACHE_SECONDS: process.env.TOKEN_CACHE_SECONDS } : {}),
+    ...(process.env.LOGIN_HASH_NICENESS ? { LOGIN_HASH_NICENESS: process.env.LOGIN_HASH_NICENESS } : {}),
   })
   // Same logger setting as the bare route: we measure the framework and auth, not log I/O.
   const app = await buildApp(config, { logger: false })
