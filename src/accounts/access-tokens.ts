@@ -6,7 +6,7 @@ import { isForeignKeyViolation } from '../store/unique-violation.ts'
 import { isTouchDue, touchLastUse } from './last-use.ts'
 import type { AccessTokenContext, IssuedAccessToken, SessionSummary, TokenKind } from './session.ts'
 import type { TokenCache } from './token-cache.ts'
-import { rowToUser } from './user.ts'
+import { JOINED_USER_COLUMNS, rowToUser } from './user.ts'
 import { summarizeUserAgent } from './user-agent.ts'
 
 export type { AccessTokenContext, IssuedAccessToken, TokenKind } from './session.ts'
@@ -110,13 +110,7 @@ function compileTokenLookup(db: Kysely<Database>) {
       't.created_at as token_created_at',
       't.expires_at',
       't.last_used_at',
-      'u.id',
-      'u.email',
-      'u.is_active',
-      'u.is_superuser',
-      'u.is_verified',
-      'u.created_at',
-      'u.updated_at',
+      ...JOINED_USER_COLUMNS,
     ])
     .where('t.token_hash', '=', '')
     .compile()

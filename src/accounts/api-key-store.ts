@@ -11,7 +11,7 @@ import type { Database } from '../store/schema.ts'
 import { isTouchDue, touchLastUse } from './last-use.ts'
 import type { AccessTokenContext } from './session.ts'
 import type { TokenCache } from './token-cache.ts'
-import { rowToUser } from './user.ts'
+import { JOINED_USER_COLUMNS, rowToUser } from './user.ts'
 
 /** A key as its owner (or a superuser) sees it in a list: never the key, never its hash. */
 export interface ApiKeySummary {
@@ -76,15 +76,18 @@ export async function insertApiKey(
  * before the keys, so either that key deletion sees this key, or this check sees the session gone
  * and the key is deleted again — no key minted by a session outlives that session's revocation.
  */
+export interface NewSessionApiKey {
+  userId: number
+  /** The access_tokens row of the session creating it. */
+  sessionTokenId: number
+  name: string
+  scopes: readonly string[]
+  expiresAt: number
+}
+
 export async function insertApiKeyForSession(
   db: Kysely<Database>,
-  input: {
-    userId: number
-    sessionTokenId: number
-    name: string
-    scopes: readonly string[]
-    expiresAt: number
-  },
+  input: NewSessionApiKey,
   maxKeys: number,
 ): Promise<IssuedApiKey | 'limit' | 'session_ended'> {
   const now = Date.now()
@@ -121,13 +124,7 @@ function compileKeyLookup(db: Kysely<Database>) {
       'k.created_at as key_created_at',
       'k.expires_at',
       'k.last_used_at',
-      'u.id',
-      'u.email',
-      'u.is_active',
-      'u.is_superuser',
-      'u.is_verified',
-      'u.created_at',
-      'u.updated_at',
+      ...JOINED_USER_COLUMNS,
     ])
     .where('k.token_hash', '=', '')
     .compile()

@@ -1,5 +1,5 @@
 import { GatehouseError } from '../core/errors.ts'
-import { type ApiKeySummary, countUserApiKeys, type IssuedApiKey } from './api-key-store.ts'
+import type { ApiKeySummary, IssuedApiKey } from './api-key-store.ts'
 import type { DomainContext } from './domain-context.ts'
 import type { ClientInfo } from './events.ts'
 import type { AccessTokenContext } from './session.ts'

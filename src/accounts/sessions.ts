@@ -19,6 +19,7 @@ import {
   type IssuedApiKey,
   insertApiKeyForSession,
   listApiKeys,
+  type NewSessionApiKey,
   pruneApiKeys,
   validateApiKey,
 } from './api-key-store.ts'
@@ -105,16 +106,7 @@ export function createSessions(options: SessionsOptions) {
     },
 
     /** A key made by a signed-in session, within `maxKeys` (see insertApiKeyForSession). */
-    issueApiKey(
-      input: {
-        userId: number
-        sessionTokenId: number
-        name: string
-        scopes: readonly string[]
-        expiresAt: number
-      },
-      maxKeys: number,
-    ): Promise<IssuedApiKey | 'limit' | 'session_ended'> {
+    issueApiKey(input: NewSessionApiKey, maxKeys: number): Promise<IssuedApiKey | 'limit' | 'session_ended'> {
       return insertApiKeyForSession(db, input, maxKeys)
     },
 

@@ -76,3 +76,14 @@ export const USER_COLUMNS = [
   'created_at',
   'updated_at',
 ] as const
+
+/** The same, from `users as u` joined to a token or key row. */
+export const JOINED_USER_COLUMNS = [
+  'u.id',
+  'u.email',
+  'u.is_active',
+  'u.is_superuser',
+  'u.is_verified',
+  'u.created_at',
+  'u.updated_at',
+] as const

@@ -2,7 +2,6 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Actor, UserChanges } from '../../accounts/administration.ts'
 import type { AuditLog, AuditRecord } from '../../accounts/audit-log.ts'
-import type { SessionSummary } from '../../accounts/session.ts'
 import { toPublicUser } from '../../accounts/user.ts'
 import { EMAIL_MAX_LENGTH } from '../../core/email/index.ts'
 import { GatehouseError, isGatehouseError } from '../../core/errors.ts'
@@ -10,6 +9,7 @@ import { clientOf } from '../client-info.ts'
 import { requireSuperuser } from '../require-superuser.ts'
 import { Email, ErrorRef, UserRef } from '../schemas.ts'
 import { ApiKeySchema, apiKeyToWire } from './api-key-routes.ts'
+import { SessionSummarySchema, sessionSummaryToWire } from './session-list-routes.ts'
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 const DateTime = Type.String({ format: 'date-time' })
@@ -49,16 +49,6 @@ const UpdateUserBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 )
 
-const AdminSessionSchema = Type.Object({
-  id: Type.String(),
-  kind: Type.Union([Type.Literal('bearer'), Type.Literal('session')]),
-  created_at: DateTime,
-  last_used_at: Nullable(DateTime),
-  expires_at: DateTime,
-  user_agent: Nullable(Type.String()),
-  ip: Nullable(Type.String()),
-})
-
 const AuditQuerySchema = Type.Object(
   {
     user_id: Type.Optional(UserIdParams.properties.id),
@@ -88,18 +78,6 @@ const AuditPageSchema = Type.Object({
 
 const DEFAULT_USER_PAGE = 50
 const DEFAULT_AUDIT_PAGE = 50
-
-function sessionToWire(session: SessionSummary): Static<typeof AdminSessionSchema> {
-  return {
-    id: session.id,
-    kind: session.kind,
-    created_at: session.createdAt.toISOString(),
-    last_used_at: session.lastUsedAt?.toISOString() ?? null,
-    expires_at: session.expiresAt.toISOString(),
-    user_agent: session.userAgent,
-    ip: session.ip,
-  }
-}
 
 function auditToWire(entry: AuditRecord): Static<typeof AuditEventSchema> {
   return {
@@ -244,10 +222,11 @@ export async function adminRoutes(app: FastifyInstance, options: { trail: AuditL
         tags: ['admin'],
         summary: "An account's live sessions and tokens",
         params: UserIdParams,
-        response: { 200: Type.Array(AdminSessionSchema), ...read },
+        response: { 200: Type.Array(SessionSummarySchema), ...read },
       },
     },
-    async (request) => (await admin.listUserSessions(actorOf(request), userIdOf(request))).map(sessionToWire),
+    async (request) =>
+      (await admin.listUserSessions(actorOf(request), userIdOf(request))).map(sessionSummaryToWire),
   )
 
   app.delete<{ Params: Static<typeof UserIdParams> }>(

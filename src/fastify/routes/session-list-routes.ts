@@ -6,7 +6,8 @@ import { clientOf } from '../client-info.ts'
 import { currentUser } from '../current-user.ts'
 import { ErrorRef } from '../schemas.ts'
 
-const SessionSchema = Type.Object({
+/** A session as anyone may see it listed: its owner (with `current`) or a superuser. */
+export const SessionSummarySchema = Type.Object({
   id: Type.String(),
   kind: Type.Union([Type.Literal('bearer'), Type.Literal('session')]),
   created_at: Type.String({ format: 'date-time' }),
@@ -14,12 +15,14 @@ const SessionSchema = Type.Object({
   expires_at: Type.String({ format: 'date-time' }),
   user_agent: Type.Union([Type.String(), Type.Null()]),
   ip: Type.Union([Type.String(), Type.Null()]),
-  current: Type.Boolean(),
 })
+const SessionSchema = Type.Object({ ...SessionSummarySchema.properties, current: Type.Boolean() })
 /** A public session id is 22 base64url characters; nothing else is ever looked up. */
 const SessionIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{22}$' }) })
 
-function toWire(session: SessionSummary): Static<typeof SessionSchema> {
+export function sessionSummaryToWire(
+  session: Omit<SessionSummary, 'current'>,
+): Static<typeof SessionSummarySchema> {
   return {
     id: session.id,
     kind: session.kind,
@@ -28,9 +31,13 @@ function toWire(session: SessionSummary): Static<typeof SessionSchema> {
     expires_at: session.expiresAt.toISOString(),
     user_agent: session.userAgent,
     ip: session.ip,
-    current: session.current,
   }
 }
+
+const toWire = (session: SessionSummary): Static<typeof SessionSchema> => ({
+  ...sessionSummaryToWire(session),
+  current: session.current,
+})
 
 /**
  * The caller's sessions, to recognise and end (ASVS 5.0 V7.5.2). An ended session is refused on
