@@ -101,7 +101,8 @@ try {
   if (!given && process.env.BENCH_API_KEY !== 'off') {
     servers.push(await startServer('gatehouse, SQLite, API key', 'gatehouse', { credential: 'api-key' }))
   }
-  if (database) servers.push(await startServer('gatehouse, PostgreSQL', 'gatehouse', { databaseUrl: database.url }))
+  if (database)
+    servers.push(await startServer('gatehouse, PostgreSQL', 'gatehouse', { databaseUrl: database.url }))
   // Warm-up: JIT, page cache, pool connections; not counted.
   for (const server of servers) await load(server, 1)
   // bare, SQLite, bare, PostgreSQL, bare, …: each subject sits between two bare runs, and its

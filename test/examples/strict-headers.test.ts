@@ -17,7 +17,11 @@ function assertSecurityHeaders(response: LightMyRequestResponse, label: string):
   const headers = response.headers
   assert.equal(headers['x-content-type-options'], 'nosniff', label)
   assert.equal(headers['x-frame-options'], 'DENY', label)
-  assert.equal(headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'; base-uri 'none'", label)
+  assert.equal(
+    headers['content-security-policy'],
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    label,
+  )
   assert.equal(headers['referrer-policy'], 'no-referrer', label)
   assert.equal(headers['cross-origin-opener-policy'], 'same-origin', label)
   assert.equal(headers['cross-origin-resource-policy'], 'same-origin', label)

@@ -43,7 +43,10 @@ describe('requireScopes', () => {
 
   it('fails at boot for a scope the registry does not declare, naming it and the route', async () => {
     // When the route is added, before the server ever listens.
-    await assert.rejects(appWith([['reports:read'], ['reports:delete']]), /GET \/r1 needs scope "reports:delete"/)
+    await assert.rejects(
+      appWith([['reports:read'], ['reports:delete']]),
+      /GET \/r1 needs scope "reports:delete"/,
+    )
   })
 
   it('refuses an empty scope list when the dependency is made', () => {

@@ -27,7 +27,10 @@ describe('Host allowlist in development (default: localhost, 127.0.0.1, [::1] on
     })
     assert.equal(response.statusCode, 400)
     assert.deepEqual(response.json(), REFUSED)
-    assert.equal(response.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+    assert.equal(
+      response.headers['content-security-policy'],
+      "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    )
     assert.equal(response.headers['x-content-type-options'], 'nosniff')
     assert.ok(!response.body.includes('evil'), 'the host is echoed')
     assert.equal(await countRows(t.store, 'users'), 0)

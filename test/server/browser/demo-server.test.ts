@@ -69,7 +69,10 @@ describe('demo server (buildDemoApp)', () => {
       const response = await demo.inject({ url })
       assert.equal(response.statusCode, 404)
       assert.deepEqual(response.json(), { detail: 'Not Found', code: 'NOT_FOUND' })
-      assert.equal(response.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+      assert.equal(
+        response.headers['content-security-policy'],
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+      )
     })
   }
 
@@ -77,14 +80,20 @@ describe('demo server (buildDemoApp)', () => {
     const response = await demo.inject({ url: '/..%5cpackage.json' })
     assert.equal(response.statusCode, 403)
     assert.deepEqual(response.json(), { detail: 'Forbidden', code: 'FORBIDDEN' })
-    assert.equal(response.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+    assert.equal(
+      response.headers['content-security-policy'],
+      "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    )
   })
 
   it('GET /%c0<script> is a JSON 400 MALFORMED_URL with the API headers, the URL not echoed', async () => {
     const response = await demo.inject({ url: '/%c0%3Cscript%3E' })
     assert.equal(response.statusCode, 400)
     assert.deepEqual(response.json(), { detail: 'Malformed URL', code: 'MALFORMED_URL' })
-    assert.equal(response.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+    assert.equal(
+      response.headers['content-security-policy'],
+      "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    )
     assert.equal(response.headers['x-content-type-options'], 'nosniff')
   })
 })

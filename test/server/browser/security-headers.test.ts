@@ -110,7 +110,10 @@ function assertCommonHeaders(response: LightMyRequestResponse): void {
 }
 
 function assertJsonProfile(response: LightMyRequestResponse): void {
-  assert.equal(response.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+  assert.equal(
+    response.headers['content-security-policy'],
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+  )
   assert.equal(response.headers['referrer-policy'], 'no-referrer')
 }
 
