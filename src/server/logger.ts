@@ -27,8 +27,28 @@ export function loggedUrl(url: string): string {
   const path = query === -1 ? url : url.slice(0, query)
   // A token pasted into the path itself (`/me;access_token=gth_…`) is cut out too: our tokens
   // carry a recognisable prefix, so the path stays readable.
-  const redactedPath = path.replace(TOKEN_IN_PATH, '$1[redacted]')
+  const redactedPath = path.includes('%') ? redactEncoded(path) : path.replace(TOKEN_IN_PATH, '$1[redacted]')
   return query === -1 ? redactedPath : `${redactedPath}?[redacted]`
+}
+
+/**
+ * `/%67hk_…` is the same path to the router as `/ghk_…`: a segment that names a token once
+ * percent-decoded is replaced whole (its encoded form cannot be cut at the prefix).
+ */
+function redactEncoded(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => {
+      let decoded = segment
+      try {
+        decoded = decodeURIComponent(segment)
+      } catch {
+        // Not valid percent-encoding: the router refuses it too; checked as it is.
+      }
+      TOKEN_IN_PATH.lastIndex = 0
+      return TOKEN_IN_PATH.test(decoded) ? '[redacted]' : segment
+    })
+    .join('/')
 }
 
 // Every kind: access (gth_), reset (gthr_) and verification (gthv_) tokens, and API keys (ghk_).

@@ -103,6 +103,17 @@ for (const { dialect, skip, create } of dialects()) {
         assert.ok(urls.includes('/me;access_token=gth_[redacted]'), urls.join(' '))
       })
 
+      it('logs no API key written into the path, percent-encoded or not (/%67hk_…)', async () => {
+        const key = `ghk_${'K'.repeat(43)}`
+        const encoded = `%67hk_${'K'.repeat(43)}`
+        await t.app.inject({ url: `/files/${key}` })
+        await t.app.inject({ url: `/files/${encoded}/x` })
+        assertNoSecrets(lines, [key, 'K'.repeat(43)])
+        const urls = lines.map((line) => JSON.parse(line).req?.url).filter(Boolean)
+        assert.ok(urls.includes('/files/ghk_[redacted]'), urls.join(' '))
+        assert.ok(urls.includes('/files/[redacted]/x'), urls.join(' '))
+      })
+
       it('logs a request Node’s parser refuses by its code, not its raw bytes', async () => {
         await t.app.listen({ port: 0, host: '127.0.0.1' })
         const secret = 'gth_raw-packet-secret-0123456789'
