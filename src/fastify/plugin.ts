@@ -9,6 +9,7 @@ import { corsPlugin } from './browser/cors.ts'
 import { csrfProtectionPlugin } from './browser/csrf-protection.ts'
 import { type SecurityHeadersOptions, securityHeadersPlugin } from './browser/security-headers.ts'
 import { clientOf } from './client-info.ts'
+import { requireScopes } from './current-user.ts'
 import type { CookieNames, GatehouseContext } from './decorations.ts'
 import { gatehouseErrorHandler, gatehouseNotFoundHandler } from './error-handler.ts'
 import { documentMultipart, MULTIPART, parseMultipartForm } from './multipart-form.ts'
@@ -42,7 +43,12 @@ async function gatehouse(app: FastifyInstance, options: GatehousePluginOptions):
   const cookies = { ...DEVELOPMENT_COOKIES, ...options.cookies }
   const csrf = options.csrfSecret === undefined ? null : createCsrfTokens(options.csrfSecret)
   const { accounts } = options
-  const context: GatehouseContext = { accounts, cookies, csrf }
+  const context: GatehouseContext = {
+    accounts,
+    cookies,
+    csrf,
+    requireScopes: (...scopes) => requireScopes(scopes, { sessionCookie: cookies.session }),
+  }
   app.decorate('gatehouse', context)
   app.decorateRequest('auth', null)
   app.decorateRequest('user', null)

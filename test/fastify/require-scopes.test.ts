@@ -49,6 +49,18 @@ describe('requireScopes', () => {
     )
   })
 
+  it('app.gatehouse.requireScopes(…) guards a route with the app’s own session cookie name', async () => {
+    const app = await appWith([])
+    app.get('/reports', { onRequest: app.gatehouse.requireScopes('reports:read') }, () => ({ ok: true }))
+    await app.ready()
+    const anonymous = await app.inject({ url: '/reports' })
+    assert.equal(anonymous.statusCode, 401)
+    const schemes = declaredSecuritySchemes(app)
+    assert.equal(schemes.APIKeyCookie?.type === 'apiKey' && schemes.APIKeyCookie.name, 'token')
+    assert.ok(schemes.APIKeyBearer)
+    await app.close()
+  })
+
   it('refuses an empty scope list when the dependency is made', () => {
     assert.throws(() => requireScopes([], { sessionCookie: null }), /at least one scope/)
   })
