@@ -11,7 +11,15 @@ import { enqueueMail } from './outbox.ts'
 import type { AccessTokenContext, IssuedAccessToken, TokenKind } from './session.ts'
 import { assertNotApiKey, isFreshSession } from './step-up.ts'
 import { normalizeEmail, type User } from './user.ts'
-import { findCredentialsByEmail, findUserById, insertUser, updateEmail, updatePasswordHash } from './users.ts'
+import {
+  findCredentialsByEmail,
+  findPasswordHash,
+  findUserById,
+  insertUser,
+  replacePasswordHash,
+  updateEmail,
+  updatePasswordHash,
+} from './users.ts'
 
 export interface LoginInput {
   email: string
@@ -105,12 +113,39 @@ export function createCredentials(context: DomainContext) {
     }
     const { valid, upgradedHash } = await unlessShed(hasher.verifyAndUpgrade(password, found.hashedPassword))
     if (!valid || !found.user.isActive) return { user: null, accountId: found.user.id }
-    // Best effort: a failed rehash (store down, disk full) would answer 5xx to a right password
-    // only, telling it from a wrong one, and count it as a failure; the old hash still verifies
-    // and is upgraded at the next login.
-    if (upgradedHash) await updatePasswordHash(db, found.user.id, upgradedHash).catch(reportBackground)
-    const verifiedHashes = upgradedHash ? [found.hashedPassword, upgradedHash] : [found.hashedPassword]
+    const verifiedHashes = [found.hashedPassword]
+    if (upgradedHash) {
+      verifiedHashes.push(
+        ...(await upgradeStoredHash(found.user.id, found.hashedPassword, upgradedHash, password)),
+      )
+    }
     return { user: found.user, accountId: found.user.id, verifiedHashes }
+  }
+
+  /**
+   * Replaces an outdated hash only if it is still the one this login read. A reset or change
+   * committed while the login was hashing is never overwritten with the old password's hash
+   * (which would undo it). If another write won, and it was a concurrent login's own upgrade (the
+   * same password under another salt), that hash still verifies and the login may rely on it; a
+   * reset's hash does not. Best effort: a failed write would answer 5xx to a right password only,
+   * telling it from a wrong one; the old hash still verifies and is upgraded at the next login.
+   * Returns the hashes, besides the one read, that this login's token may be issued against.
+   */
+  async function upgradeStoredHash(userId: number, readHash: string, upgradedHash: string, password: string) {
+    try {
+      if (await replacePasswordHash(db, userId, readHash, upgradedHash)) return [upgradedHash]
+      const current = await findPasswordHash(db, userId)
+      if (
+        current !== null &&
+        current !== readHash &&
+        (await hasher.verifyAndUpgrade(password, current)).valid
+      ) {
+        return [current]
+      }
+    } catch (error) {
+      reportBackground(error)
+    }
+    return []
   }
 
   /**

@@ -79,6 +79,35 @@ export async function updatePasswordHash(
 }
 
 /**
+ * Replaces the stored hash only while it is still `expected` (compare-and-swap): true when it was.
+ * A login's rehash uses it, so it can never write the old password's hash over a new one.
+ */
+export async function replacePasswordHash(
+  db: Kysely<Database>,
+  userId: number,
+  expected: string,
+  hashedPassword: string,
+  now = Date.now(),
+): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ hashed_password: hashedPassword, updated_at: now })
+    .where('id', '=', userId)
+    .where('hashed_password', '=', expected)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1
+}
+
+export async function findPasswordHash(db: Kysely<Database>, userId: number): Promise<string | null> {
+  const row = await db
+    .selectFrom('users')
+    .select('hashed_password')
+    .where('id', '=', userId)
+    .executeTakeFirst()
+  return row?.hashed_password ?? null
+}
+
+/**
  * Changes the email, which is then unverified until the new address is proven. A taken email is
  * refused by the unique index (400, not the book's 500).
  */

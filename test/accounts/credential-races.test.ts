@@ -135,6 +135,57 @@ for (const { dialect, skip, create } of dialects()) {
       assert.equal(await tokenRows(session.user.id), 2)
     })
 
+    /** The user's stored hash replaced by one of weaker, outdated parameters (a login upgrades it). */
+    async function withOutdatedHash(userId: number): Promise<void> {
+      const weak = await createPasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }).hash(
+        PASSWORD,
+      )
+      await store.db.updateTable('users').set({ hashed_password: weak }).where('id', '=', userId).execute()
+    }
+    const storedHash = async (userId: number) =>
+      (
+        await store.db
+          .selectFrom('users')
+          .select('hashed_password')
+          .where('id', '=', userId)
+          .executeTakeFirstOrThrow()
+      ).hashed_password
+
+    it("a login's rehash never writes the old password back over a reset made meanwhile", async () => {
+      const { email, session } = await signedIn()
+      await withOutdatedHash(session.user.id)
+      const newHash = await createPasswordHasher().hash('the password after the reset')
+      const login = loginAcross(email, async () => {
+        // What a reset commits: the new hash, then every session ends.
+        await store.db
+          .updateTable('users')
+          .set({ hashed_password: newHash })
+          .where('id', '=', session.user.id)
+          .execute()
+        await accounts.revokeUserTokens(session.user.id)
+      })
+      await assert.rejects(login, refusedWith('BAD_CREDENTIALS'))
+      assert.equal(await storedHash(session.user.id), newHash, 'the reset stands')
+      assert.equal(await tokenRows(session.user.id), 0)
+      await assert.rejects(
+        accounts.login({ email, password: PASSWORD, kind: 'bearer', client: CLIENT }),
+        refusedWith('BAD_CREDENTIALS'),
+      )
+    })
+
+    it('two correct logins that both upgrade an outdated hash both get their session', async () => {
+      const { email, session } = await signedIn()
+      await withOutdatedHash(session.user.id)
+      // B logs in (and upgrades the hash) while A, which read the outdated hash, is held.
+      const first = loginAcross(email, () =>
+        accounts.login({ email, password: PASSWORD, kind: 'bearer', client: CLIENT }),
+      )
+      const { issued } = await first
+      assert.ok(await accounts.validateToken(issued.token, 'bearer'))
+      assert.match(await storedHash(session.user.id), /\$m=19456,t=2,p=1\$/, 'upgraded once')
+      assert.equal(await tokenRows(session.user.id), 3)
+    })
+
     it('a key whose creating session has ended is not kept', async () => {
       const { session } = await signedIn()
       await accounts.revokeToken(session.tokenHash)
