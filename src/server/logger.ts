@@ -39,11 +39,15 @@ function redactEncoded(path: string): string {
   return path
     .split('/')
     .map((segment) => {
-      let decoded = segment
+      let decoded: string
       try {
         decoded = decodeURIComponent(segment)
       } catch {
-        // Not valid percent-encoding: the router refuses it too; checked as it is.
+        // Not valid UTF-8 or a stray `%` (`%ZZ`): the router refuses it, but the line is logged;
+        // each well-formed escape is decoded alone, enough to see an ASCII prefix.
+        decoded = segment.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) =>
+          String.fromCharCode(Number.parseInt(hex, 16)),
+        )
       }
       TOKEN_IN_PATH.lastIndex = 0
       return TOKEN_IN_PATH.test(decoded) ? '[redacted]' : segment

@@ -26,6 +26,8 @@ const KEEP_ALIVE_DELAY_MS = 10_000
  * says nothing at all (a dropped network, a blackhole) is cut off by the client's timer.
  */
 const CLIENT_TIMEOUT_MARGIN_MS = 500
+/** Without DATABASE_TIMEOUT_SECONDS: a transaction idle this long is abandoned. */
+const IDLE_IN_TRANSACTION_MS = 60_000
 
 /**
  * Only the default folder, `./data/` of the working directory, is created. Any other missing
@@ -63,17 +65,13 @@ function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
     // Connecting, and waiting for a free pooled connection, are bounded: a database that drops
     // packets answers "timeout exceeded when trying to connect", a 503, instead of hanging.
     connectionTimeoutMillis: timeout || DEFAULT_TIMEOUT_SECONDS * 1000,
-    ...(timeout > 0
-      ? {
-          statement_timeout: timeout,
-          query_timeout: timeout + CLIENT_TIMEOUT_MARGIN_MS,
-          // A transaction whose client vanished (a network partition: its close never reached the
-          // server) would hold its locks until the server's TCP keepalive notices, ~2 h by
-          // default; the server ends it instead once it sits idle this long (our transactions
-          // never wait on the client between statements).
-          idle_in_transaction_session_timeout: timeout + CLIENT_TIMEOUT_MARGIN_MS,
-        }
-      : {}),
+    ...(timeout > 0 ? { statement_timeout: timeout, query_timeout: timeout + CLIENT_TIMEOUT_MARGIN_MS } : {}),
+    // A transaction whose client vanished (a network partition: its close never reached the
+    // server) would hold its locks until the server's TCP keepalive notices, ~2 h by default; the
+    // server ends it instead once it sits idle this long. Our transactions never wait on the client
+    // between statements, so this holds without a statement bound too (and for migrations).
+    idle_in_transaction_session_timeout:
+      timeout > 0 ? timeout + CLIENT_TIMEOUT_MARGIN_MS : IDLE_IN_TRANSACTION_MS,
     idleTimeoutMillis: IDLE_TIMEOUT_MS,
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,

@@ -108,10 +108,12 @@ for (const { dialect, skip, create } of dialects()) {
         const encoded = `%67hk_${'K'.repeat(43)}`
         await t.app.inject({ url: `/files/${key}` })
         await t.app.inject({ url: `/files/${encoded}/x` })
+        await t.app.inject({ url: `/files/${encoded}%ZZ` })
         assertNoSecrets(lines, [key, 'K'.repeat(43)])
         const urls = lines.map((line) => JSON.parse(line).req?.url).filter(Boolean)
         assert.ok(urls.includes('/files/ghk_[redacted]'), urls.join(' '))
         assert.ok(urls.includes('/files/[redacted]/x'), urls.join(' '))
+        assert.ok(urls.includes('/files/[redacted]'), `a malformed escape beside it: ${urls.join(' ')}`)
       })
 
       it('logs a request Node’s parser refuses by its code, not its raw bytes', async () => {

@@ -31,6 +31,19 @@ describe('PostgreSQL session settings', { skip: postgres.skip }, () => {
     assert.equal(rows[0]?.idle, '3500ms')
   })
 
+  it('bounds transactions left idle even with DATABASE_TIMEOUT_SECONDS=0 (no statement bound)', async () => {
+    const unbounded = openStore(database.url, { timeoutSeconds: 0 })
+    try {
+      const { rows } = await sql<{ statement: string; idle: string }>`
+        select current_setting('statement_timeout') as statement,
+               current_setting('idle_in_transaction_session_timeout') as idle`.execute(unbounded.db)
+      assert.equal(rows[0]?.statement, '0')
+      assert.equal(rows[0]?.idle, '1min')
+    } finally {
+      await unbounded.close()
+    }
+  })
+
   it('a transaction left idle past the bound is ended by the server, releasing its locks', async () => {
     const short = openStore(database.url, { timeoutSeconds: 1 })
     try {
