@@ -4,6 +4,7 @@ import { compiledOnce } from '../store/compiled-once.ts'
 import type { Database } from '../store/schema.ts'
 import { isForeignKeyViolation } from '../store/unique-violation.ts'
 import { isTouchDue, touchLastUse } from './last-use.ts'
+import { deleteOwnedByPublicId } from './owned-rows.ts'
 import type { AccessTokenContext, IssuedAccessToken, SessionSummary, TokenKind } from './session.ts'
 import type { TokenCache } from './token-cache.ts'
 import { JOINED_USER_COLUMNS, rowToUser } from './user.ts'
@@ -219,23 +220,13 @@ export async function revokeUserTokens(
   return Number(result.numDeletedRows)
 }
 
-/**
- * Deletes one session by its public id, only when it belongs to `userId`: another user's id is
- * "not found", exactly like an id that never existed (OWASP Authorization Cheat Sheet, IDOR).
- * Returns the token hash, for the cache, or null.
- */
-export async function revokeSessionById(
+/** One of the user's sessions by its public id (deleteOwnedByPublicId): its hash, or null. */
+export function revokeSessionById(
   db: Kysely<Database>,
   userId: number,
   sessionId: string,
 ): Promise<string | null> {
-  const row = await db
-    .deleteFrom('access_tokens')
-    .where('public_id', '=', sessionId)
-    .where('user_id', '=', userId)
-    .returning('token_hash')
-    .executeTakeFirst()
-  return row?.token_hash ?? null
+  return deleteOwnedByPublicId(db, 'access_tokens', userId, sessionId)
 }
 
 /** The user's sessions not yet expired, newest first. Idle ones are filtered by the caller. */

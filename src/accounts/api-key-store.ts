@@ -9,6 +9,7 @@ import {
 import { compiledOnce } from '../store/compiled-once.ts'
 import type { Database } from '../store/schema.ts'
 import { isTouchDue, touchLastUse } from './last-use.ts'
+import { deleteOwnedByPublicId } from './owned-rows.ts'
 import type { AccessTokenContext } from './session.ts'
 import type { TokenCache } from './token-cache.ts'
 import { JOINED_USER_COLUMNS, rowToUser } from './user.ts'
@@ -221,23 +222,13 @@ export async function listApiKeys(
   }))
 }
 
-/**
- * Deletes one key by its public id, only when it belongs to `userId`: another user's key is "not
- * found", exactly like one that never existed (OWASP Authorization Cheat Sheet, IDOR). Returns
- * the key's hash, for the cache, or null.
- */
-export async function deleteApiKeyById(
+/** One of the user's keys by its public id (deleteOwnedByPublicId): its hash, or null. */
+export function deleteApiKeyById(
   db: Kysely<Database>,
   userId: number,
   keyId: string,
 ): Promise<string | null> {
-  const row = await db
-    .deleteFrom('api_keys')
-    .where('public_id', '=', keyId)
-    .where('user_id', '=', userId)
-    .returning('token_hash')
-    .executeTakeFirst()
-  return row?.token_hash ?? null
+  return deleteOwnedByPublicId(db, 'api_keys', userId, keyId)
 }
 
 export async function deleteUserApiKeys(db: Kysely<Database>, userId: number): Promise<number> {
